@@ -1,0 +1,10 @@
+export {
+  ENVELOPE_VERSION,
+  EnvelopeError,
+  decodeEnvelope,
+  encodeEnvelope,
+  type Envelope,
+  type EnvelopeKind,
+} from './envelope.js';
+export { DEFAULT_PARTITIONS, partitionOf } from './partition.js';
+export { Groups, Keys, Streams } from './keys.js';
