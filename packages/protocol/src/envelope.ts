@@ -72,7 +72,8 @@ export function decodeEnvelope(raw: string): Envelope {
   for (const field of ['id', 'edgeId', 'sessionId', 'from', 'to', 'type', 'stanzaId', 'xml'] as const) {
     if (typeof e[field] !== 'string') throw new EnvelopeError(`envelope field ${field} is not a string`);
   }
-  if (typeof e['ts'] !== 'number' || !Number.isFinite(e['ts'])) throw new EnvelopeError('envelope ts is not a number');
+  if (typeof e['ts'] !== 'number' || !Number.isFinite(e['ts']))
+    throw new EnvelopeError('envelope ts is not a number');
   if (e['id'] === '') throw new EnvelopeError('envelope id is empty');
   return value as Envelope;
 }

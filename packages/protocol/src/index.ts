@@ -8,3 +8,10 @@ export {
 } from './envelope.js';
 export { DEFAULT_PARTITIONS, partitionOf } from './partition.js';
 export { Groups, Keys, Streams } from './keys.js';
+export {
+  decodeDelivery,
+  encodeDelivery,
+  type CloseDelivery,
+  type Delivery,
+  type StanzaDelivery,
+} from './delivery.js';

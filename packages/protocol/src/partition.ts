@@ -6,7 +6,8 @@ export const DEFAULT_PARTITIONS = 64;
  * Stable across processes and versions: every node must agree on it.
  */
 export function partitionOf(bareJid: string, partitions: number): number {
-  if (!Number.isInteger(partitions) || partitions < 1) throw new RangeError(`partitions must be a positive integer`);
+  if (!Number.isInteger(partitions) || partitions < 1)
+    throw new RangeError(`partitions must be a positive integer`);
   let hash = 0x811c9dc5;
   for (let i = 0; i < bareJid.length; i++) {
     let c = bareJid.charCodeAt(i);

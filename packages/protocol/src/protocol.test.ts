@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { decodeEnvelope, encodeEnvelope, EnvelopeError, type Envelope } from './envelope.js';
 import { partitionOf } from './partition.js';
 import { Keys, Streams } from './keys.js';
+import { decodeDelivery, encodeDelivery } from './delivery.js';
 
 const sample: Envelope = {
   v: 1,
@@ -77,5 +78,40 @@ describe('key names', () => {
     expect(Streams.route(3)).toBe('route:{3}');
     expect(Streams.deliver('edge-a')).toBe('deliver:{edge-a}');
     expect(Streams.service('sms.example.com')).toBe('svc:{sms.example.com}');
+  });
+});
+
+describe('delivery', () => {
+  it('round-trips stanza and close deliveries', () => {
+    const stanza = {
+      v: 1,
+      kind: 'stanza',
+      id: 'e1',
+      sessionId: 's1',
+      to: 'romeo@example.net/orchard',
+      xml: '<message/>',
+      ts: 1,
+    } as const;
+    const close = {
+      v: 1,
+      kind: 'close',
+      id: 'e2',
+      sessionId: 's1',
+      to: 'romeo@example.net/orchard',
+      condition: 'conflict',
+      text: 'Replaced by new connection',
+      ts: 2,
+    } as const;
+    expect(decodeDelivery(encodeDelivery(stanza))).toEqual(stanza);
+    expect(decodeDelivery(encodeDelivery(close))).toEqual(close);
+  });
+
+  it('rejects unknown delivery kinds and missing fields', () => {
+    expect(() => decodeDelivery(JSON.stringify({ v: 1, kind: 'push', id: 'x', ts: 1 }))).toThrow(
+      EnvelopeError,
+    );
+    expect(() =>
+      decodeDelivery(JSON.stringify({ v: 1, kind: 'stanza', id: 'x', sessionId: 's', to: 'a@b', ts: 1 })),
+    ).toThrow(/xml/);
   });
 });
