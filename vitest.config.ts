@@ -3,6 +3,10 @@ import { defineConfig } from 'vitest/config';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 
+// Test clients (@xmpp/client passes no TLS options through) trust the test CA.
+// Set before the worker processes fork, which read it at start-up.
+process.env['NODE_EXTRA_CA_CERTS'] = `${root}test/fixtures/tls/ca.pem`;
+
 export default defineConfig({
   resolve: {
     // Tests run the packages from source; the built dist/ is for `node` at run time.
