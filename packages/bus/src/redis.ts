@@ -1,0 +1,412 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import {
+  BusClosedError,
+  BusOverflowError,
+  DEFAULT_MAX_LENGTH,
+  type Bus,
+  type BusEntry,
+  type ConsumeOptions,
+  type Consumer,
+  type PendingSummary,
+  type PublishItem,
+} from './bus.js';
+import { ConsumerLoop, type RawEntry, type ReadPort } from './consumer-loop.js';
+import { formatStreamId, nextStreamId, parseStreamId, compareStreamIds, type StreamId } from './stream-id.js';
+
+export interface RedisBusOptions {
+  /** `redis://host:port/db`; or leave it out and give `redis`. */
+  readonly url?: string;
+  /** ioredis options for every connection the bus opens. */
+  readonly redis?: RedisOptions;
+  /** Prepended to every stream name on the server (e.g. per tenant or per test); callers never see it. */
+  readonly keyPrefix?: string;
+  /** Cap on entries per stream; see {@link BusOverflowError}. Default {@link DEFAULT_MAX_LENGTH}. */
+  readonly maxLength?: number;
+  /** Connection errors (ioredis reconnects by itself); without it they are dropped. */
+  readonly onConnectionError?: (error: Error) => void;
+}
+
+/** The field every entry's payload is stored under. */
+const FIELD = 'p';
+
+/**
+ * The Redis Streams driver.
+ *
+ * - One shared command connection (auto-pipelined) for publish, ack, claim
+ *   and trim; one dedicated connection per consumer for its blocking
+ *   XREADGROUP, so a blocked read never delays anyone else's commands.
+ * - ioredis reconnects after Redis restarts and re-sends what was in
+ *   flight; consumer connections never give up (`maxRetriesPerRequest:
+ *   null`). A group the server lost (no AOF) is created again.
+ * - Cap check without a round trip per publish: `publishBatch` sends an
+ *   XLEN per target stream in the same pipeline as its XADDs and remembers
+ *   the length. Only when the remembered length plus the batch would pass
+ *   the cap does it measure and trim first (extra round trips, only near
+ *   the cap). The remembered length lags what other publishers added, so a
+ *   stream can pass the cap by at most one in-flight batch per publisher
+ *   process; it never drops an unacked entry.
+ */
+export function createRedisBus(options: RedisBusOptions): Bus {
+  const maxLength = options.maxLength ?? DEFAULT_MAX_LENGTH;
+  const prefix = options.keyPrefix ?? '';
+  const key = (stream: string): string => prefix + stream;
+  const unkey = (name: string): string => name.slice(prefix.length);
+  const connect = (extra: RedisOptions): Redis => {
+    const merged: RedisOptions = { ...options.redis, ...extra };
+    const redis = options.url === undefined ? new Redis(merged) : new Redis(options.url, merged);
+    redis.on('error', (error: Error) => options.onConnectionError?.(error));
+    return redis;
+  };
+
+  const commands = connect({ enableAutoPipelining: true });
+  /** Last length seen per stream (server name), from the XLEN sent with each publish. */
+  const lengths = new Map<string, number>();
+  const consumers = new Set<Consumer>();
+  let closed = false;
+
+  const check = (): void => {
+    if (closed) throw new BusClosedError();
+  };
+
+  const ensureGroups = async (streams: readonly string[], group: string, startId: string): Promise<void> => {
+    const pipeline = commands.pipeline();
+    for (const stream of streams) pipeline.xgroup('CREATE', key(stream), group, startId, 'MKSTREAM');
+    const results = (await pipeline.exec()) ?? [];
+    for (const [error] of results) if (error !== null && !error.message.startsWith('BUSYGROUP')) throw error;
+  };
+
+  const trim = async (stream: string): Promise<number> => {
+    const name = key(stream);
+    let groups: unknown;
+    try {
+      groups = await commands.xinfo('GROUPS', name);
+    } catch (error) {
+      if (error instanceof Error && /no such key/i.test(error.message)) return 0;
+      throw error;
+    }
+    const infos = asArray(groups).map((group) => fieldsOf(asArray(group)));
+    if (infos.length === 0) return 0;
+    const withPending = infos.filter((info) => Number(info.get('pending')) > 0);
+    const smallest = new Map<string, string>();
+    if (withPending.length > 0) {
+      const pipeline = commands.pipeline();
+      for (const info of withPending) pipeline.xpending(name, String(info.get('name')));
+      const results = (await pipeline.exec()) ?? [];
+      results.forEach(([error, reply], i) => {
+        if (error !== null) throw error;
+        const first = asArray(reply)[1];
+        if (typeof first === 'string') smallest.set(String(withPending[i]!.get('name')), first);
+      });
+    }
+    let min: StreamId | undefined;
+    for (const info of infos) {
+      const oldest = smallest.get(String(info.get('name')));
+      // Pending count read first, then XPENDING: a group whose pending was acked in between keeps
+      // its old minimum, which only trims less.
+      const keep =
+        oldest !== undefined
+          ? parseStreamId(oldest)
+          : nextStreamId(parseStreamId(String(info.get('last-delivered-id'))));
+      if (min === undefined || compareStreamIds(keep, min) < 0) min = keep;
+    }
+    const results =
+      (await commands.pipeline().xtrim(name, 'MINID', formatStreamId(min!)).xlen(name).exec()) ?? [];
+    const [trimmed, length] = results.map(([error, reply]) => {
+      if (error !== null) throw error;
+      return Number(reply);
+    });
+    lengths.set(name, length!);
+    return trimmed!;
+  };
+
+  /** Makes room for `count` more entries or throws BusOverflowError; only called near the cap. */
+  const makeRoom = async (stream: string, count: number): Promise<void> => {
+    const name = key(stream);
+    let length = await commands.xlen(name);
+    lengths.set(name, length);
+    if (length + count <= maxLength) return;
+    await trim(stream);
+    length = lengths.get(name) ?? length;
+    if (length + count > maxLength) throw new BusOverflowError(stream, length, maxLength);
+  };
+
+  const publishBatch = async (items: readonly PublishItem[]): Promise<string[]> => {
+    check();
+    if (items.length === 0) return [];
+    const counts = new Map<string, number>();
+    for (const item of items) counts.set(item.stream, (counts.get(item.stream) ?? 0) + 1);
+    for (const [stream, count] of counts) {
+      const known = lengths.get(key(stream));
+      if (known === undefined || known + count > maxLength) await makeRoom(stream, count);
+    }
+    const pipeline = commands.pipeline();
+    for (const item of items) pipeline.xadd(key(item.stream), '*', FIELD, item.payload);
+    for (const stream of counts.keys()) pipeline.xlen(key(stream));
+    const results = (await pipeline.exec()) ?? [];
+    const ids: string[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const [error, id] = results[i] ?? [new Error('missing reply'), null];
+      if (error !== null) throw error;
+      ids.push(String(id));
+    }
+    let i = items.length;
+    for (const stream of counts.keys()) {
+      const [error, length] = results[i++] ?? [null, null];
+      if (error === null && typeof length === 'number') lengths.set(key(stream), length);
+    }
+    return ids;
+  };
+
+  const ackEntries = async (
+    group: string,
+    entries: readonly { stream: string; id: string }[],
+  ): Promise<number> => {
+    check();
+    const byStream = new Map<string, string[]>();
+    for (const entry of entries) {
+      const ids = byStream.get(entry.stream);
+      if (ids === undefined) byStream.set(entry.stream, [entry.id]);
+      else ids.push(entry.id);
+    }
+    if (byStream.size === 0) return 0;
+    const pipeline = commands.pipeline();
+    for (const [stream, ids] of byStream) pipeline.xack(key(stream), group, ...ids);
+    let acked = 0;
+    for (const [error, count] of (await pipeline.exec()) ?? []) {
+      if (error !== null) throw error;
+      acked += Number(count);
+    }
+    return acked;
+  };
+
+  const port = (group: string, consumer: string): ReadPort => {
+    const reader = connect({ maxRetriesPerRequest: null, enableAutoPipelining: false });
+    /** CLIENT ID of the reader's current connection, to unblock it from the command connection. */
+    let clientId: number | undefined;
+    /** A read is in flight on `reader` (blocking or not). */
+    let reading = false;
+    let stopped = false;
+    reader.on('close', () => (clientId = undefined));
+    let readCount = 0;
+
+    /**
+     * CLIENT UNBLOCK from the command connection. It can reach the server before the read it
+     * targets (another socket), and then it unblocks nothing (reply 0): try again for a while,
+     * as long as that same read is still in flight.
+     */
+    const unblock = (read: number, attempt: number): void => {
+      if (!reading || read !== readCount || clientId === undefined || stopped) return;
+      commands.client('UNBLOCK', clientId).then(
+        (done) => {
+          if (Number(done) === 0 && attempt < 20) setTimeout(() => unblock(read, attempt + 1), 5);
+        },
+        () => undefined,
+      );
+    };
+
+    const read = async (
+      args: (string | number)[],
+      streams: Iterable<[string, string]>,
+    ): Promise<RawEntry[]> => {
+      const names: string[] = [];
+      const ids: string[] = [];
+      for (const [stream, id] of streams) {
+        names.push(key(stream));
+        ids.push(id);
+      }
+      if (stopped) return [];
+      reading = true;
+      readCount++;
+      try {
+        const reply = await reader.call('XREADGROUP', [
+          'GROUP',
+          group,
+          consumer,
+          ...args,
+          'STREAMS',
+          ...names,
+          ...ids,
+        ]);
+        return parseRead(reply, unkey);
+      } finally {
+        reading = false;
+      }
+    };
+
+    return {
+      ensureGroups: (streams) => ensureGroups(streams, group, '0'),
+      readPending: (cursors, count) => read(['COUNT', count], cursors),
+      async readNew(streams, count, blockMs) {
+        if (clientId === undefined && !stopped) {
+          reading = true;
+          try {
+            clientId = Number(await reader.client('ID'));
+          } finally {
+            reading = false;
+          }
+        }
+        return read(
+          ['COUNT', count, 'BLOCK', blockMs],
+          streams.map((stream) => [stream, '>']),
+        );
+      },
+      interrupt(stopping) {
+        if (stopping) {
+          stopped = true;
+          // Abandons a read in flight at once (it may be blocked, or waiting for Redis to come
+          // back); whatever it had been served stays pending under this consumer's name and is
+          // re-read on its next start, or claimed by another.
+          if (reading) reader.disconnect();
+        } else {
+          unblock(readCount, 0);
+        }
+      },
+      ack: async (entries) => {
+        await ackEntries(group, entries);
+      },
+      isGroupMissing: (error) => error instanceof Error && error.message.startsWith('NOGROUP'),
+      close() {
+        reader.disconnect();
+        return Promise.resolve();
+      },
+    };
+  };
+
+  return {
+    async publish(stream, payload) {
+      const [id] = await publishBatch([{ stream, payload }]);
+      return id!;
+    },
+    publishBatch,
+    async ensureGroup(stream, group, startId = '0') {
+      check();
+      await ensureGroups([stream], group, startId);
+    },
+    consume(options: ConsumeOptions): Consumer {
+      check();
+      const loop: ConsumerLoop = new ConsumerLoop(options, port(options.group, options.consumer), () =>
+        consumers.delete(loop),
+      );
+      consumers.add(loop);
+      return loop;
+    },
+    async ack(stream, group, ids) {
+      check();
+      if (ids.length === 0) return 0;
+      return Number(await commands.xack(key(stream), group, ...ids));
+    },
+    ackEntries,
+    async claimStale(stream, group, consumer, minIdleMs, count) {
+      check();
+      const out: BusEntry[] = [];
+      let cursor = '0-0';
+      // XAUTOCLAIM scans at most COUNT×10 pending entries per call: continue until the cursor wraps.
+      do {
+        let reply: unknown[];
+        try {
+          reply = asArray(
+            await commands.xautoclaim(
+              key(stream),
+              group,
+              consumer,
+              minIdleMs,
+              cursor,
+              'COUNT',
+              count - out.length,
+            ),
+          );
+        } catch (error) {
+          if (error instanceof Error && error.message.startsWith('NOGROUP')) return out;
+          throw error;
+        }
+        cursor = String(reply[0]);
+        for (const entry of asArray(reply[1])) {
+          const parsed = parseEntry(stream, entry);
+          if (parsed !== undefined && parsed.payload !== null) {
+            out.push({ stream, id: parsed.id, payload: parsed.payload });
+          }
+        }
+      } while (cursor !== '0-0' && out.length < count);
+      return out;
+    },
+    async pending(stream, group) {
+      check();
+      let reply: unknown[];
+      try {
+        reply = await commands.xpending(key(stream), group);
+      } catch (error) {
+        if (error instanceof Error && error.message.startsWith('NOGROUP')) return emptyPending();
+        throw error;
+      }
+      const consumersOf: Record<string, number> = {};
+      for (const row of asArray(reply[3])) {
+        const [name, count] = asArray(row);
+        consumersOf[String(name)] = Number(count);
+      }
+      const summary: PendingSummary = {
+        count: Number(reply[0]),
+        smallestId: typeof reply[1] === 'string' ? reply[1] : null,
+        largestId: typeof reply[2] === 'string' ? reply[2] : null,
+        consumers: consumersOf,
+      };
+      return summary;
+    },
+    async trim(stream) {
+      check();
+      return trim(stream);
+    },
+    async length(stream) {
+      check();
+      return commands.xlen(key(stream));
+    },
+    async close() {
+      if (closed) return;
+      await Promise.all([...consumers].map((consumer) => consumer.stop()));
+      closed = true;
+      if (commands.status === 'ready') await commands.quit().catch(() => commands.disconnect());
+      else commands.disconnect();
+    },
+  };
+}
+
+function emptyPending(): PendingSummary {
+  return { count: 0, smallestId: null, largestId: null, consumers: {} };
+}
+
+function asArray(value: unknown): unknown[] {
+  return Array.isArray(value) ? (value as unknown[]) : [];
+}
+
+/** XINFO's flat `[field, value, …]` reply as a map. */
+function fieldsOf(flat: unknown[]): Map<string, unknown> {
+  const map = new Map<string, unknown>();
+  for (let i = 0; i + 1 < flat.length; i += 2) map.set(String(flat[i]), flat[i + 1]);
+  return map;
+}
+
+/** `[id, [field, value, …]]`, or `[id, null]` for an entry deleted while pending. */
+function parseEntry(stream: string, raw: unknown): RawEntry | undefined {
+  if (!Array.isArray(raw)) return undefined;
+  const [id, fields] = raw as [unknown, unknown];
+  if (typeof id !== 'string') return undefined;
+  if (!Array.isArray(fields)) return { stream, id, payload: null };
+  const flat = fields as unknown[];
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    if (flat[i] === FIELD) return { stream, id, payload: String(flat[i + 1]) };
+  }
+  return { stream, id, payload: null };
+}
+
+/** XREADGROUP's `[[stream, [entry, …]], …]` (or null on timeout). */
+function parseRead(reply: unknown, unkey: (name: string) => string): RawEntry[] {
+  const out: RawEntry[] = [];
+  for (const streamReply of asArray(reply)) {
+    const [name, entries] = asArray(streamReply);
+    const stream = unkey(String(name));
+    for (const raw of asArray(entries)) {
+      const entry = parseEntry(stream, raw);
+      if (entry !== undefined) out.push(entry);
+    }
+  }
+  return out;
+}
