@@ -49,10 +49,14 @@ function sourceFiles(dir: string): string[] {
 const IMPORT_RE =
   /(?:^|\n)\s*(?:import|export)\s[^'";]*?from\s*['"]([^'"]+)['"]|(?:^|\n)\s*import\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 
-function importsOf(file: string): string[] {
+/** Runtime imports only: `import type` is erased and cannot form a cycle at run time. */
+function importsOf(file: string, { includeTypeOnly = false } = {}): string[] {
   const text = readFileSync(file, 'utf8');
   const found: string[] = [];
-  for (const m of text.matchAll(IMPORT_RE)) found.push((m[1] ?? m[2] ?? m[3])!);
+  for (const m of text.matchAll(IMPORT_RE)) {
+    if (!includeTypeOnly && /^\s*(?:import|export)\s+type\s/.test(m[0])) continue;
+    found.push((m[1] ?? m[2] ?? m[3])!);
+  }
   return found;
 }
 
@@ -68,7 +72,7 @@ describe('architecture', () => {
     const violations: string[] = [];
     for (const u of units('packages')) {
       for (const file of sourceFiles(join(u.dir, 'src'))) {
-        for (const spec of importsOf(file)) {
+        for (const spec of importsOf(file, { includeTypeOnly: true })) {
           const where = relative(root, file);
           if (
             spec.includes('/services/') ||
@@ -154,7 +158,7 @@ describe('architecture', () => {
         ...Object.keys(pkg.devDependencies ?? {}),
       ]);
       for (const file of sourceFiles(join(u.dir, 'src'))) {
-        for (const spec of importsOf(file)) {
+        for (const spec of importsOf(file, { includeTypeOnly: true })) {
           if (spec.startsWith('@switchboard/') && !declared.has(spec)) {
             missing.push(`${relative(root, file)} imports undeclared ${spec}`);
           }
