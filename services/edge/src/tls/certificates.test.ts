@@ -35,8 +35,8 @@ describe('loadTlsMaterial', () => {
   });
 
   it('rejects a key without a certificate', async () => {
-    await expect(loadTlsMaterial({ dataDir: '/nonexistent', domains: ['localhost'], keyFile: 'k.pem' })).rejects.toThrow(
-      /both keyFile and certFile/,
-    );
+    await expect(
+      loadTlsMaterial({ dataDir: '/nonexistent', domains: ['localhost'], keyFile: 'k.pem' }),
+    ).rejects.toThrow(/both keyFile and certFile/);
   });
 });

@@ -30,7 +30,10 @@ export async function loadTlsMaterial(options: CertificateOptions): Promise<TlsM
     if (options.keyFile === undefined || options.certFile === undefined) {
       throw new Error('tls: configure both keyFile and certFile, or neither');
     }
-    const [key, cert] = await Promise.all([readFile(options.keyFile, 'utf8'), readFile(options.certFile, 'utf8')]);
+    const [key, cert] = await Promise.all([
+      readFile(options.keyFile, 'utf8'),
+      readFile(options.certFile, 'utf8'),
+    ]);
     return { key, cert, source: 'configured' };
   }
   const keyPath = join(options.dataDir, 'dev-tls.key');
@@ -66,7 +69,10 @@ export async function generateDevelopmentCertificate(
       { name: 'extKeyUsage', serverAuth: true },
       {
         name: 'subjectAltName',
-        altNames: [...names.map((value) => ({ type: 2 as const, value })), { type: 7 as const, ip: '127.0.0.1' }],
+        altNames: [
+          ...names.map((value) => ({ type: 2 as const, value })),
+          { type: 7 as const, ip: '127.0.0.1' },
+        ],
       },
     ],
   });
