@@ -1,3 +1,4 @@
+import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
@@ -10,7 +11,13 @@ process.env['NODE_EXTRA_CA_CERTS'] = `${root}test/fixtures/tls/ca.pem`;
 export default defineConfig({
   resolve: {
     // Tests run the packages from source; the built dist/ is for `node` at run time.
-    alias: [{ find: /^@switchboard\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` }],
+    // Services are imported only by the standalone composition root, through their app.ts.
+    alias: [
+      ...readdirSync(`${root}services`)
+        .filter((name) => existsSync(`${root}services/${name}/src/app.ts`))
+        .map((name) => ({ find: `@switchboard/${name}`, replacement: `${root}services/${name}/src/app.ts` })),
+      { find: /^@switchboard\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` },
+    ],
   },
   test: {
     include: [

@@ -92,3 +92,18 @@ describe('deriveCredentials', () => {
     expect(JSON.stringify(credentials)).not.toContain('pencil');
   });
 });
+
+describe('deriveCredentials', () => {
+  it('SASLprep-maps the password so a soft hyphen and a no-break space do not matter (RFC 4013)', async () => {
+    const creds = await deriveCredentials('pen\u00ADcil\u00A0x', 4096);
+    const salt = Buffer.from(creds['SCRAM-SHA-256'].salt, 'base64');
+    expect((await deriveScramCredential('sha256', 'pencil x', 4096, salt)).storedKey).toBe(
+      creds['SCRAM-SHA-256'].storedKey,
+    );
+  });
+
+  it('refuses a password SASLprep prohibits or that maps to nothing', async () => {
+    await expect(deriveCredentials('a\u0007b')).rejects.toThrow(/SASLprep/);
+    await expect(deriveCredentials('\u00AD')).rejects.toThrow(/SASLprep|empty/);
+  });
+});

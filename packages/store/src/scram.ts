@@ -1,5 +1,6 @@
 import { createHash, createHmac, pbkdf2, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import saslprep from '@mongodb-js/saslprep';
 import { InvalidCredentialsError } from './errors.js';
 import type { Credentials, ScramCredential, ScramMechanism } from './store.js';
 
@@ -41,14 +42,27 @@ export async function deriveScramCredential(
   };
 }
 
-/** Both credentials for a (prepared) password, each with its own random salt. */
+/**
+ * Both credentials for a password, each with its own random salt. The password
+ * is SASLprep'd as a stored string first (RFC 5802 §2.2, RFC 4013); one that
+ * SASLprep refuses (or that maps to nothing) is an InvalidCredentialsError.
+ */
 export async function deriveCredentials(
   password: string,
   iterations: number = DEFAULT_SCRAM_ITERATIONS,
 ): Promise<Credentials> {
+  let prepared: string;
+  try {
+    prepared = saslprep(password);
+  } catch (err) {
+    throw new InvalidCredentialsError(
+      `password refused by SASLprep: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  if (prepared === '') throw new InvalidCredentialsError('password is empty after SASLprep');
   const [sha1, sha256] = await Promise.all([
-    deriveScramCredential('sha1', password, iterations),
-    deriveScramCredential('sha256', password, iterations),
+    deriveScramCredential('sha1', prepared, iterations),
+    deriveScramCredential('sha256', prepared, iterations),
   ]);
   return { 'SCRAM-SHA-1': sha1, 'SCRAM-SHA-256': sha256 };
 }

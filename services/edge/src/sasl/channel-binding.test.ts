@@ -61,9 +61,13 @@ async function plusContext(pair: TlsPair): Promise<SaslContext> {
 describe('channel binding over a real TLS connection', () => {
   it('finds tls-exporter on TLS 1.3 and tls-server-end-point for an RSA-SHA256 certificate', async () => {
     const pair = await tlsPair();
-    expect(channelBindingsOf(pair.server).bindings).toEqual(['tls-exporter', 'tls-server-end-point']);
+    expect(channelBindingsOf(pair.server).bindings).toEqual([
+      'tls-exporter',
+      'tls-server-end-point',
+      'tls-unique',
+    ]);
     const older = await tlsPair('TLSv1.2');
-    expect(channelBindingsOf(older.server).bindings).toEqual(['tls-server-end-point']);
+    expect(channelBindingsOf(older.server).bindings).toEqual(['tls-server-end-point', 'tls-unique']);
   });
 
   it('hashes the server certificate with SHA-256 as RFC 5929 §4.1 prescribes for sha256WithRSAEncryption', () => {
@@ -101,6 +105,27 @@ describe('channel binding over a real TLS connection', () => {
     const { outcome } = await exchange(createMechanism('SCRAM-SHA-1-PLUS', await plusContext(pair)), client);
     expect(outcome).toMatchObject({ kind: 'success', username: 'juliet' });
   });
+
+  it.each(['TLSv1.2', 'TLSv1.3'] as const)(
+    'authenticates SCRAM-SHA-256-PLUS with tls-unique as OpenSSL clients compute it (%s)',
+    async (version) => {
+      const pair = await tlsPair(version);
+      // An OpenSSL client (Python's ssl, slixmpp) binds to its own Finished on a full handshake.
+      const data = pair.client.getFinished()!;
+      expect(data.equals(pair.server.getPeerFinished()!)).toBe(true);
+      const client = new ScramClient({
+        hash: 'sha256',
+        username: 'juliet',
+        password: 'secret',
+        binding: { flag: 'p', type: 'tls-unique', data },
+      });
+      const { outcome } = await exchange(
+        createMechanism('SCRAM-SHA-256-PLUS', await plusContext(pair)),
+        client,
+      );
+      expect(outcome).toMatchObject({ kind: 'success', username: 'juliet' });
+    },
+  );
 
   it('fails when the client bound to another TLS connection (a relaying man in the middle)', async () => {
     const victim = await tlsPair();

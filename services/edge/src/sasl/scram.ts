@@ -185,7 +185,14 @@ export class ScramServer implements SaslServer {
     if (tls === null || !bindings.includes(type))
       return fail('malformed-request', 'unsupported-channel-binding-type');
     try {
-      return type === 'tls-exporter' ? tls.exporter() : tls.serverEndPoint();
+      switch (type) {
+        case 'tls-exporter':
+          return tls.exporter();
+        case 'tls-server-end-point':
+          return tls.serverEndPoint();
+        case 'tls-unique':
+          return tls.unique();
+      }
     } catch {
       return fail('temporary-auth-failure', 'channel binding data unavailable');
     }

@@ -91,6 +91,7 @@ export function channelBindingsOf(socket: TLSSocket): {
   const bindings: ChannelBindingType[] = [];
   if (socket.getProtocol() === 'TLSv1.3') bindings.push('tls-exporter');
   if (endPoint !== null) bindings.push('tls-server-end-point');
+  if (firstFinished(socket) !== null) bindings.push('tls-unique');
   return {
     channel: {
       // RFC 9266 §2: label "EXPORTER-Channel-Binding", 32 bytes, empty context.
@@ -99,7 +100,24 @@ export function channelBindingsOf(socket: TLSSocket): {
         if (endPoint === null) throw new Error('tls-server-end-point is undefined for this certificate');
         return endPoint;
       },
+      unique: () => {
+        const finished = firstFinished(socket);
+        if (finished === null) throw new Error('tls-unique is unavailable on this connection');
+        return finished;
+      },
     },
     bindings,
   };
+}
+
+/**
+ * RFC 5929 §3.1 tls-unique: the first Finished message of the latest handshake —
+ * the client's on a full handshake, the server's on a resumed one. TLS 1.3 leaves
+ * tls-unique undefined (RFC 9266); there we follow what OpenSSL-based clients
+ * compute (SSL_get_finished/SSL_get_peer_finished by the same rule), which binds
+ * to this connection's transcript all the same.
+ */
+function firstFinished(socket: TLSSocket): Buffer | null {
+  const finished = socket.isSessionReused() ? socket.getFinished() : socket.getPeerFinished();
+  return finished === undefined || finished.length === 0 ? null : finished;
 }

@@ -56,8 +56,12 @@ export interface SaslFailure {
 
 export type SaslStep = SaslChallenge | SaslSuccess | SaslFailure;
 
-/** Channel-binding types we implement (RFC 9266, RFC 5929); tls-unique is unsafe with TLS 1.3 and left out. */
-export type ChannelBindingType = 'tls-exporter' | 'tls-server-end-point';
+/**
+ * Channel-binding types we implement (RFC 9266, RFC 5929). tls-unique is kept
+ * for the many OpenSSL-based clients (slixmpp, Poezio, older Conversations)
+ * that know no other; it is offered last.
+ */
+export type ChannelBindingType = 'tls-exporter' | 'tls-server-end-point' | 'tls-unique';
 
 /** The TLS facts channel binding needs, taken from the stream's TLS socket by the edge. */
 export interface TlsChannel {
@@ -65,6 +69,8 @@ export interface TlsChannel {
   exporter(): Buffer;
   /** RFC 5929 §4.1: hash of the server's certificate. */
   serverEndPoint(): Buffer;
+  /** RFC 5929 §3.1: the first Finished message of the handshake. */
+  unique(): Buffer;
 }
 
 /** Account state checked after the credentials were proven, so it never leaks whether an account exists. */

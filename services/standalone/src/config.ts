@@ -1,0 +1,45 @@
+import { edgeConfigSchema } from '@switchboard/edge';
+import { z } from '@switchboard/kit';
+
+/**
+ * The single-process default: edge and router on the in-process bus and the
+ * embedded store under dataDir. Every field has a default, so `pnpm start`
+ * needs no file: domain `localhost`, ports 5222/5223/5280, in-band registration on.
+ */
+export const standaloneConfigSchema = z.object({
+  /** Domains served. */
+  domains: z.array(z.string().min(1)).min(1).default(['localhost']),
+  /** Component domains (XEP-0114 components, gateways): stanzas to them go to `svc:{domain}`. */
+  components: z.array(z.string().min(1)).default([]),
+  /** Embedded database, development certificate and other state. */
+  dataDir: z.string().default('./data'),
+  edge: edgeConfigSchema
+    .omit({
+      domains: true,
+      dataDir: true,
+      partitions: true,
+      redisUrl: true,
+      storePath: true,
+      ops: true,
+      logLevel: true,
+      edgeId: true,
+    })
+    .prefault({}),
+  router: z
+    .object({
+      /** Offline messages kept per user (XEP-0160). */
+      offlineCap: z.number().int().positive().default(1000),
+    })
+    .prefault({}),
+  ops: z
+    .object({
+      /** /healthz, /readyz, /metrics. 0 picks a free port. */
+      port: z.number().int().min(0).max(65535).default(9280),
+      host: z.string().default('127.0.0.1'),
+    })
+    .prefault({}),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type StandaloneConfig = z.output<typeof standaloneConfigSchema>;
+export type StandaloneConfigInput = z.input<typeof standaloneConfigSchema>;
