@@ -37,6 +37,13 @@ export interface Envelope {
   readonly xml: string;
   /** Milliseconds since the epoch when the edge accepted it. */
   readonly ts: number;
+  /**
+   * Absent for what an edge or component publishes: the router does the
+   * sender's (outbound) processing first. 'in' when a router forwards the
+   * stanza to the recipient's partition for inbound processing
+   * (ARCHITECTURE.md, "A stanza's walk", step 3).
+   */
+  readonly stage?: 'in';
 }
 
 export class EnvelopeError extends Error {
@@ -75,5 +82,7 @@ export function decodeEnvelope(raw: string): Envelope {
   if (typeof e['ts'] !== 'number' || !Number.isFinite(e['ts']))
     throw new EnvelopeError('envelope ts is not a number');
   if (e['id'] === '') throw new EnvelopeError('envelope id is empty');
+  if (e['stage'] !== undefined && e['stage'] !== 'in')
+    throw new EnvelopeError(`unknown envelope stage ${JSON.stringify(e['stage'])}`);
   return value as Envelope;
 }

@@ -35,6 +35,13 @@ describe('envelope', () => {
     expect(() => decodeEnvelope('<message/>')).toThrow(/JSON/);
     expect(() => decodeEnvelope(JSON.stringify({ ...sample, id: '' }))).toThrow(/id/);
   });
+
+  it("carries the optional stage marker 'in' and rejects any other stage", () => {
+    const forwarded: Envelope = { ...sample, stage: 'in' };
+    expect(decodeEnvelope(encodeEnvelope(forwarded))).toEqual(forwarded);
+    expect(decodeEnvelope(encodeEnvelope(sample)).stage).toBeUndefined();
+    expect(() => decodeEnvelope(JSON.stringify({ ...sample, stage: 'out' }))).toThrow(/stage/);
+  });
 });
 
 describe('partitionOf', () => {

@@ -1,0 +1,34 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Which partitions each live router should own. Every router computes it
+ * from the same sorted member list, so they agree without talking.
+ *
+ * Rendezvous hashing with bounded load: each partition prefers routers in
+ * the order of hash(router, partition), and takes the first that has room
+ * under ceil(P / n). Loads differ by at most one, and a router joining or
+ * leaving moves few partitions besides its own share.
+ */
+export function assignPartitions(routers: readonly string[], partitions: number): Map<string, number[]> {
+  const members = [...new Set(routers)].sort();
+  const out = new Map<string, number[]>(members.map((id) => [id, []]));
+  if (members.length === 0) return out;
+  const capacity = Math.ceil(partitions / members.length);
+  for (let p = 0; p < partitions; p++) {
+    const ranked = members
+      .map((id) => ({ id, score: weight(id, p) }))
+      .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
+    for (const { id } of ranked) {
+      const owned = out.get(id)!;
+      if (owned.length < capacity) {
+        owned.push(p);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+function weight(routerId: string, partition: number): number {
+  return createHash('sha1').update(`${routerId}\0${partition}`).digest().readUInt32BE(0);
+}
