@@ -6,7 +6,13 @@ export {
   type StreamErrorCondition,
   type StreamErrorOptions,
 } from './errors.js';
-export { DEFAULT_LIMITS, type XmlLimits } from './limits.js';
+export {
+  DEFAULT_ENGINE,
+  DEFAULT_LIMITS,
+  type XmlEngine,
+  type XmlLimits,
+  type XmlParserOptions,
+} from './limits.js';
 export { NS } from './namespaces.js';
 export { parseElement, type ParseElementOptions } from './parse-element.js';
 export { serialize, startTag } from './serialize.js';

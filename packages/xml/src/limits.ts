@@ -43,3 +43,18 @@ export function resolveLimits(limits: Partial<XmlLimits> | undefined): XmlLimits
   const same = (Object.keys(merged) as (keyof XmlLimits)[]).every((k) => merged[k] === DEFAULT_LIMITS[k]);
   return same ? DEFAULT_LIMITS : merged;
 }
+
+/**
+ * Which tokenizer reads the XML. `native` is the hand-written one; `saxes`
+ * drives the saxes library and is kept as the reference the native one is
+ * tested against (same tests, differential fuzzing). Both enforce the same
+ * rules and limits.
+ */
+export type XmlEngine = 'native' | 'saxes';
+
+export const DEFAULT_ENGINE: XmlEngine = 'native';
+
+/** Limits plus the choice of engine, for StreamParser and parseElement. */
+export interface XmlParserOptions extends Partial<XmlLimits> {
+  engine?: XmlEngine;
+}

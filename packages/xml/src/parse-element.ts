@@ -1,9 +1,16 @@
 import type { Element } from './element.js';
 import { StreamError } from './errors.js';
-import { DEFAULT_LIMITS, resolveLimits, type XmlLimits } from './limits.js';
-import { TreeBuilder, type TreeSink } from './tree-builder.js';
+import { createTreeBuilder } from './engine.js';
+import {
+  DEFAULT_ENGINE,
+  DEFAULT_LIMITS,
+  resolveLimits,
+  type XmlLimits,
+  type XmlParserOptions,
+} from './limits.js';
+import type { TreeBuilder, TreeSink } from './tree-builder.js';
 
-export interface ParseElementOptions extends Partial<XmlLimits> {
+export interface ParseElementOptions extends XmlParserOptions {
   /**
    * Default namespace in effect around the element, as if it were a stanza
    * of a stream with this content namespace. When the element relies on it,
@@ -42,10 +49,12 @@ export function parseElement(input: string | Uint8Array, options?: ParseElementO
   if (bytes > limits.maxStanzaBytes) throw tooLarge(limits);
 
   const outer = options?.defaultNamespace ?? '';
-  const cached = limits === DEFAULT_LIMITS ? cache.get(outer) : undefined;
-  // Building a saxes parser costs more than parsing a stanza: reuse one per default namespace.
-  const builder = cached ?? new TreeBuilder(sink, limits, 'document', outer);
-  if (cached !== undefined) cache.delete(outer);
+  const engine = options?.engine ?? DEFAULT_ENGINE;
+  const key = `${engine} ${outer}`;
+  const cached = limits === DEFAULT_LIMITS ? cache.get(key) : undefined;
+  // Building a saxes parser costs more than parsing a stanza: reuse one per engine and default namespace.
+  const builder = cached ?? createTreeBuilder(engine, sink, limits, 'document', outer);
+  if (cached !== undefined) cache.delete(key);
   result = undefined;
   builder.write(text, bytes, bytes === text.length);
   builder.finish();
@@ -53,7 +62,7 @@ export function parseElement(input: string | Uint8Array, options?: ParseElementO
   result = undefined;
   if (el === undefined) throw new StreamError('not-well-formed', 'no element');
   // Only a builder that finished cleanly goes back: after an error its state is undefined.
-  if (limits === DEFAULT_LIMITS && cache.size < 8) cache.set(outer, builder);
+  if (limits === DEFAULT_LIMITS && cache.size < 8) cache.set(key, builder);
   return el;
 }
 

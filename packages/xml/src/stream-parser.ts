@@ -1,8 +1,9 @@
 import { isAscii } from 'node:buffer';
 import type { Attrs, Element } from './element.js';
 import { StreamError } from './errors.js';
-import { resolveLimits, type XmlLimits } from './limits.js';
-import { DETACHED, TreeBuilder, type TreeSink } from './tree-builder.js';
+import { createTreeBuilder } from './engine.js';
+import { resolveLimits, type XmlEngine, type XmlLimits, type XmlParserOptions } from './limits.js';
+import { DETACHED, type TreeBuilder, type TreeSink } from './tree-builder.js';
 
 export interface StreamParserHandlers {
   /** The stream header `<stream:stream …>` is complete (RFC 6120 §4.7). */
@@ -29,15 +30,17 @@ export interface StreamParserHandlers {
  */
 export class StreamParser {
   private readonly limits: XmlLimits;
+  private readonly engine: XmlEngine | undefined;
   private decoder = new TextDecoder('utf-8', { fatal: true });
   private builder: TreeBuilder;
   private stopped = false;
 
   constructor(
     private readonly handlers: StreamParserHandlers,
-    limits?: Partial<XmlLimits>,
+    options?: XmlParserOptions,
   ) {
-    this.limits = resolveLimits(limits);
+    this.limits = resolveLimits(options);
+    this.engine = options?.engine;
     this.builder = this.newBuilder();
   }
 
@@ -51,7 +54,7 @@ export class StreamParser {
         handlers.streamEnd?.();
       },
     };
-    return new TreeBuilder(sink, this.limits, 'stream');
+    return createTreeBuilder(this.engine, sink, this.limits, 'stream');
   }
 
   /** Whether the parser has stopped, after an error or the end of the stream. */

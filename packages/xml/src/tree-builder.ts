@@ -1,5 +1,4 @@
-import { SaxesParser, type SaxesTagPlain, type XMLDecl } from 'saxes';
-import { Element, isValidName } from './element.js';
+import { type Attrs, Element, isValidName } from './element.js';
 import { StreamError, type StreamErrorCondition } from './errors.js';
 import type { XmlLimits } from './limits.js';
 import { NS } from './namespaces.js';
@@ -14,26 +13,10 @@ export interface TreeSink {
   close(): void;
 }
 
-/** Thrown through saxes to stop it mid-chunk when the builder was detached by a reset. */
+/** Thrown through the tokenizer to stop it mid-chunk when the builder was detached by a reset. */
 export const DETACHED = new Error('parser detached');
 
-const SAX_OPTIONS = {
-  xmlns: false,
-  position: false,
-  defaultXMLVersion: '1.0',
-  forceXMLVersion: true,
-} as const;
-
-// Keys of saxes error messages whose construct RFC 6120 §11.1 forbids outright.
-const RESTRICTED_MESSAGES = ['undefined entity', 'doctype', 'processing instruction', 'comment'];
-
-function saxesCondition(message: string): StreamErrorCondition {
-  const lower = message.toLowerCase();
-  for (const key of RESTRICTED_MESSAGES) if (lower.includes(key)) return 'restricted-xml';
-  return 'not-well-formed';
-}
-
-function isWhitespace(text: string, from: number): boolean {
+export function isWhitespace(text: string, from: number): boolean {
   for (let i = from; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c !== 0x20 && c !== 0x0a && c !== 0x09 && c !== 0x0d) return false;
@@ -59,23 +42,23 @@ function utf8Length(text: string, from: number, to: number): number {
   return bytes;
 }
 
-function fail(condition: StreamErrorCondition, text: string): never {
+export function fail(condition: StreamErrorCondition, text: string): never {
   throw new StreamError(condition, text);
 }
 
 /**
- * Drives saxes (without its namespace mode: resolving prefixes here is
- * cheaper and lets a stanza be made self-contained) and builds Elements,
- * enforcing RFC 6120 §11 and the limits. Every violation is thrown as a
- * StreamError out of `write`.
+ * Builds Elements from tokenizer events, enforcing RFC 6120 §11 namespaces
+ * rules and the limits; every violation is thrown as a StreamError out of
+ * `write`. A subclass tokenizes: `SaxesTreeBuilder` drives saxes,
+ * `NativeTreeBuilder` scans the text itself. Both call the `on*` methods in
+ * the same order at the same input positions, so the checks live here once.
  *
  * Stream mode: level 0 is the stream root, stanzas are its children (level 1).
  * Document mode: the single root element is the one emitted.
  */
-export class TreeBuilder {
-  private readonly sax = new SaxesParser(SAX_OPTIONS);
-  private readonly emitLevel: 0 | 1;
-  private readonly stack: Element[] = [];
+export abstract class TreeBuilder {
+  protected readonly emitLevel: 0 | 1;
+  protected readonly stack: Element[] = [];
   // Namespace scope per open level: the default namespace, the level that declared it
   // (-1: inherited from outside the document), and the prefixes declared there.
   private readonly nsDefault: string[] = [];
@@ -85,11 +68,12 @@ export class TreeBuilder {
   private needDefault = false;
   private needPrefixes: string[] | undefined;
 
-  // Byte accounting. Saxes reports positions in UTF-16 code units over all
-  // text written; they are mapped to UTF-8 bytes against the current chunk.
+  // Byte accounting. Tokenizers report positions as UTF-16 offsets into the
+  // chunk being written; they are mapped to UTF-8 bytes here.
   private chunk = '';
   private chunkAscii = true;
-  private chunkStartChars = 0;
+  /** UTF-16 code units written before the current chunk. */
+  protected chunkStartChars = 0;
   private chunkStartBytes = 0;
   private cursorOffset = 0;
   private cursorBytes = 0;
@@ -101,45 +85,27 @@ export class TreeBuilder {
   /** Whether everything since the boundary is whitespace (keepalives, RFC 6120 §4.6.1). */
   private clean = true;
 
-  /** Set when the owner no longer wants events (stream restart); stops saxes mid-chunk. */
+  /** Set when the owner no longer wants events (stream restart); stops the tokenizer mid-chunk. */
   detached = false;
   /** Stream mode: the root was closed. */
   closed = false;
 
   constructor(
     public sink: TreeSink,
-    private readonly limits: XmlLimits,
+    protected readonly limits: XmlLimits,
     mode: 'stream' | 'document',
     /** Default namespace in effect outside the document (document mode). */
     private readonly outerNamespace = '',
   ) {
     this.emitLevel = mode === 'stream' ? 1 : 0;
-    const sax = this.sax;
-    sax.on('error', (err) => fail(saxesCondition(err.message), err.message));
-    sax.on('xmldecl', (decl) => this.onXmlDecl(decl));
-    sax.on('doctype', () => fail('restricted-xml', 'DTDs are not allowed (RFC 6120 §11.1)'));
-    sax.on('comment', () => fail('restricted-xml', 'comments are not allowed (RFC 6120 §11.1)'));
-    sax.on('processinginstruction', () =>
-      fail('restricted-xml', 'processing instructions are not allowed (RFC 6120 §11.1)'),
-    );
-    sax.on('opentagstart', (tag) => this.onOpenTagStart(tag.name));
-    sax.on('opentag', (tag) => this.onOpenTag(tag));
-    sax.on('closetag', () => this.onCloseTag());
-    sax.on('text', (text) => this.onText(text, false));
-    sax.on('cdata', (text) => this.onText(text, true));
-    // Saxes reports a close tag to the handler before it checks that the name
-    // matches, which would emit a stanza closed by the wrong tag. Check first.
-    // (Reaches into saxes 6 internals: `name` holds the close tag's name here.)
-    const internals = sax as unknown as { closeTag: () => void; name: string; tags: { name: string }[] };
-    const closeTag = internals.closeTag;
-    internals.closeTag = function checkedCloseTag(this: typeof internals): void {
-      const open = this.tags[this.tags.length - 1];
-      if (open !== undefined && this.name !== '' && open.name !== this.name) {
-        fail('not-well-formed', `</${this.name}> closes <${open.name}>`);
-      }
-      closeTag.call(this);
-    };
   }
+
+  /** Tokenizes `text`, calling the `on*` methods. */
+  protected abstract parse(text: string): void;
+  /** Document mode: the input is complete; throws if the document is not. Leaves the tokenizer ready for another. */
+  protected abstract end(): void;
+  /** Offset in the current chunk just past the last character the tokenizer consumed. */
+  protected abstract offset(): number;
 
   /** Bytes consumed so far. */
   get bytes(): number {
@@ -158,7 +124,7 @@ export class TreeBuilder {
     this.cursorOffset = 0;
     this.cursorBytes = this.chunkStartBytes = this.totalBytes;
     this.boundaryOffset = -1;
-    this.sax.write(text);
+    this.parse(text);
     this.chunkStartChars += text.length;
     this.totalBytes += bytes;
     if (this.emitLevel === 1 && this.stack.length === 1) {
@@ -174,19 +140,16 @@ export class TreeBuilder {
     }
   }
 
-  /**
-   * Document mode: checks the document is complete. Saxes resets itself on a
-   * clean close, so the builder can parse the next document.
-   */
+  /** Document mode: checks the document is complete; the builder can then parse the next one. */
   finish(): void {
-    this.sax.close();
+    this.end();
     this.chunkStartChars = 0;
     this.totalBytes = 0;
   }
 
-  /** Byte offset of saxes' current position. */
+  /** Byte offset of the tokenizer's current position. */
   private bytesAtPosition(): number {
-    const offset = this.sax.position - this.chunkStartChars;
+    const offset = this.offset();
     if (this.chunkAscii) return this.chunkStartBytes + offset;
     // Events arrive in input order, so the cursor only moves forward.
     this.cursorBytes += utf8Length(this.chunk, this.cursorOffset, offset);
@@ -201,27 +164,27 @@ export class TreeBuilder {
     this.clean = true;
   }
 
-  private onXmlDecl(decl: XMLDecl): void {
+  protected onXmlDecl(encoding: string | undefined): void {
     // RFC 6120 §11.6: UTF-8 only.
-    if (decl.encoding !== undefined && decl.encoding.toLowerCase() !== 'utf-8') {
-      fail('unsupported-encoding', `encoding ${decl.encoding} declared; only UTF-8 is allowed`);
+    if (encoding !== undefined && encoding.toLowerCase() !== 'utf-8') {
+      fail('unsupported-encoding', `encoding ${encoding} declared; only UTF-8 is allowed`);
     }
   }
 
-  private onOpenTagStart(name: string): void {
+  protected onOpenTagStart(name: string): void {
     if (name.length > this.limits.maxNameLength) {
       fail('policy-violation', `element name longer than ${this.limits.maxNameLength}`);
     }
     if (this.stack.length === this.emitLevel) this.clean = false;
   }
 
-  private onOpenTag(tag: SaxesTagPlain): void {
+  /** `attrs` becomes the element's: a null-prototype object, so any attribute name is only data. */
+  protected onOpenTag(name: string, attrs: Attrs): void {
     const level = this.stack.length;
     const limits = this.limits;
     if (level - this.emitLevel >= limits.maxDepth) {
       fail('policy-violation', `elements nested deeper than ${limits.maxDepth}`);
     }
-    const attrs = tag.attributes;
     let count = 0;
     let declares = false;
     let prefixedAttrs: string[] | undefined;
@@ -281,7 +244,6 @@ export class TreeBuilder {
       this.needDefault = false;
       this.needPrefixes = undefined;
     }
-    const name = tag.name;
     const colon = name.indexOf(':');
     let ns: string;
     if (colon === -1) {
@@ -302,7 +264,7 @@ export class TreeBuilder {
         fail('invalid-namespace', `stream root is {${ns}}${el.getName()}, not {${NS.STREAMS}}stream`);
       }
       this.stack.push(el);
-      this.markBoundary(this.bytesAtPosition(), this.sax.position - this.chunkStartChars);
+      this.markBoundary(this.bytesAtPosition(), this.offset());
       this.sink.header(el);
       if (this.detached) throw DETACHED;
       return;
@@ -336,7 +298,7 @@ export class TreeBuilder {
     return fail('bad-namespace-prefix', `prefix ${prefix} is not declared`);
   }
 
-  private onCloseTag(): void {
+  protected onCloseTag(): void {
     const el = this.stack.pop()!;
     const level = this.stack.length;
     if (level === this.emitLevel) {
@@ -345,7 +307,7 @@ export class TreeBuilder {
         if (end - this.boundary > this.limits.maxStanzaBytes) {
           fail('policy-violation', `stanza larger than ${this.limits.maxStanzaBytes} bytes`);
         }
-        this.markBoundary(end, this.sax.position - this.chunkStartChars);
+        this.markBoundary(end, this.offset());
       }
       // A stanza leaves its stream: it carries the declarations it relied on.
       if (this.needDefault && el.attrs.xmlns === undefined) el.attrs.xmlns = this.nsDefault[level]!;
@@ -374,7 +336,7 @@ export class TreeBuilder {
     return '';
   }
 
-  private onText(text: string, cdata: boolean): void {
+  protected onText(text: string, cdata: boolean): void {
     const level = this.stack.length;
     if (level > this.emitLevel) {
       const children = this.stack[level - 1]!.children;
@@ -385,7 +347,7 @@ export class TreeBuilder {
     } else if (level === 1 && this.emitLevel === 1) {
       if (cdata || !isWhitespace(text, 0)) fail('bad-format', 'character data between stanzas');
       // The '<' just read (always in the current chunk) starts the next stanza.
-      this.markBoundary(this.bytesAtPosition() - 1, this.sax.position - this.chunkStartChars - 1);
+      this.markBoundary(this.bytesAtPosition() - 1, this.offset() - 1);
     }
   }
 }

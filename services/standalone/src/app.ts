@@ -47,7 +47,12 @@ export function build(input: StandaloneConfigInput, deps: StandaloneDeps): Stand
       ownedPartitions: [0],
       offlineCap: config.router.offlineCap,
     },
-    { bus, store, sessions: createMemorySessionRegistry(), logger: deps.logger.child({ component: 'router' }) },
+    {
+      bus,
+      store,
+      sessions: createMemorySessionRegistry(),
+      logger: deps.logger.child({ component: 'router' }),
+    },
   );
   const edge = buildEdge(
     { ...config.edge, domains: config.domains, dataDir: config.dataDir, partitions: PARTITIONS },

@@ -43,6 +43,13 @@ class Inbox {
   }
 }
 
+/** XEP-0199 ping to the server; resolves with the result, so everything sent before it was processed. */
+function ping(xmpp: Client): Promise<unknown> {
+  const caller = (xmpp as unknown as { iqCaller: { request(el: XmppElement): Promise<XmppElement> } })
+    .iqCaller;
+  return caller.request(xml('iq', { type: 'get', to: 'localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
+}
+
 describe('standalone (pnpm start): edge + router on the in-process bus and the embedded store', () => {
   let dataDir: string;
   let app: Standalone;
@@ -141,9 +148,7 @@ describe('standalone (pnpm start): edge + router on the in-process bus and the e
       ),
     );
     // The router acknowledges by storing; a ping round-trip after the message proves it was processed in order.
-    await juliet.xmpp.iqCaller.request(
-      xml('iq', { type: 'get', to: 'localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' })),
-    );
+    await ping(juliet.xmpp);
     const romeo = await login('romeo', 'romeo-secret', 'orchard');
     await romeo.xmpp.send(xml('presence'));
     const got = await romeo.inbox.next(

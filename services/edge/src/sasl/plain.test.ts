@@ -8,6 +8,7 @@ import type { Credentials, SaslContext, TlsChannel } from './types.js';
 const encrypted: TlsChannel = {
   exporter: () => Buffer.alloc(32, 1),
   serverEndPoint: () => Buffer.alloc(32, 2),
+  unique: () => Buffer.alloc(12, 3),
 };
 
 const plain = (authzid: string, authcid: string, password: string): Buffer =>

@@ -378,6 +378,9 @@ export class ClientStream implements StreamSink {
       features.append(
         xml('bind', { xmlns: BIND_NS }),
         xml('session', { xmlns: SESSION_NS }, xml('optional')),
+        // What the router implements: RFC 6121 §2.6.1 roster versioning, §3.4.1 pre-approval.
+        xml('ver', { xmlns: 'urn:xmpp:features:rosterver' }),
+        xml('sub', { xmlns: 'urn:xmpp:features:pre-approval' }),
       );
     }
     this.send(features);
