@@ -1,48 +1,97 @@
 import { hostname } from 'node:os';
-import { join } from 'node:path';
-import { createMemoryBus, createRedisBus } from '@switchboard/bus';
+import { createRedisBus } from '@switchboard/bus';
 import { bootConfig, buildOpsServer, createLogger, createMetrics, createShutdown } from '@switchboard/kit';
-import { createRedisStore, openEmbeddedStore } from '@switchboard/store';
+import { createRedisStore } from '@switchboard/store';
 import { Redis } from 'ioredis';
-import { build, createMemorySessionRegistry, createRedisSessionRegistry } from './app.js';
-import { routerConfigSchema, toRouterConfig } from './config.js';
+import { build, createRedisSessionRegistry } from './app.js';
+import { clusterConfigSchema, toClusterRouterConfig } from './cluster/config.js';
+import { createJanitor } from './cluster/janitor.js';
+import { createPartitionLeases } from './cluster/leases.js';
 
-// Config is read here and only here (ARCHITECTURE.md, "Configuration").
-const file = bootConfig(routerConfigSchema);
-const config = toRouterConfig(file, `router-${hostname()}`, process.env['npm_package_version']);
+// The router process of the cluster. Config is read here and only here (ARCHITECTURE.md, "Configuration").
+const file = bootConfig(clusterConfigSchema);
+const config = toClusterRouterConfig(
+  file,
+  `${hostname()}-${process.pid}`,
+  process.env['npm_package_version'],
+);
 const logger = createLogger({
   service: 'router',
   level: file.logLevel,
   bindings: { routerId: config.routerId },
 });
-const metrics = createMetrics({ service: 'router' });
+const metrics = createMetrics({ service: 'router', labels: { router_id: config.routerId } });
 const onConnectionError = (err: Error): void => logger.warn({ err }, 'redis connection error');
-const redis = file.redisUrl === undefined ? undefined : new Redis(file.redisUrl);
-redis?.on('error', onConnectionError);
-const bus =
-  file.redisUrl === undefined ? createMemoryBus() : createRedisBus({ url: file.redisUrl, onConnectionError });
-const store =
-  file.redisUrl === undefined
-    ? openEmbeddedStore({ path: file.storePath ?? join(file.dataDir, 'switchboard.db') })
-    : createRedisStore({ url: file.redisUrl });
-const sessions = redis === undefined ? createMemorySessionRegistry() : createRedisSessionRegistry(redis);
 
+// One connection for sessions, leases and the janitor; the bus and the store open their own.
+const redis = new Redis(file.redisUrl);
+redis.on('error', onConnectionError);
+const bus = createRedisBus({ url: file.redisUrl, onConnectionError });
+const store = createRedisStore({ url: file.redisUrl });
+const sessions = createRedisSessionRegistry(redis);
 const router = build(config, { bus, store, sessions, logger });
-const shutdown = createShutdown({ logger });
-let started = false;
-const ops = buildOpsServer({ metrics, ready: () => started, logger, shutdown });
 
+const leases = createPartitionLeases({
+  redis,
+  bus,
+  router,
+  routerId: config.routerId,
+  partitions: config.partitions,
+  logger,
+  leaseTtlMs: file.cluster.leaseTtlMs,
+  heartbeatMs: file.cluster.heartbeatMs,
+  routerTtlMs: file.cluster.routerTtlMs,
+  claimBatch: file.batchSize,
+});
+const janitor = createJanitor({
+  redis,
+  bus,
+  routerId: config.routerId,
+  partitions: config.partitions,
+  logger,
+  intervalMs: file.cluster.janitorIntervalMs,
+  edgeTimeoutMs: file.cluster.edgeTimeoutMs,
+});
+
+const owned = metrics.gauge({ name: 'router_partitions_owned', help: 'Route partitions this router holds' });
+const janitorActive = metrics.gauge({
+  name: 'router_janitor_active',
+  help: '1 while this router is the janitor',
+});
+const rerouted = metrics.counter({
+  name: 'router_janitor_rerouted_total',
+  help: 'Deliveries of dead edges sent back for routing',
+});
+const ended = metrics.counter({
+  name: 'router_janitor_session_ends_total',
+  help: 'Sessions of dead edges ended',
+});
+leases.onChange((state) => owned.set(state.held.length));
+janitor.onActive((active) => janitorActive.set(active ? 1 : 0));
+janitor.onSweep((report) => {
+  rerouted.inc(report.rerouted);
+  ended.inc(report.sessionEnds);
+});
+
+const shutdown = createShutdown({ logger });
+const ops = buildOpsServer({ metrics, ready: () => leases.ready, logger, shutdown });
+
+// Ordered: hand partitions back (the router stops consuming, its last batch is acked, then the
+// leases go) and stop the janitor while /readyz says draining; then close clients, Redis among them.
 shutdown.register('ops-http', 'close-clients', () => ops.close());
+shutdown.register('leases', 'drain', () => leases.stop());
+shutdown.register('janitor', 'drain', () => janitor.stop());
 shutdown.register('router', 'finish', () => router.stop());
 shutdown.register('sessions', 'close-clients', () => sessions.close());
 shutdown.register('bus', 'close-clients', () => bus.close());
 shutdown.register('store', 'close-clients', () => store.close());
+// Leases, janitor and sessions use this connection; the bus and the store have their own.
 shutdown.register('redis', 'close-clients', async () => {
-  await redis?.quit();
+  await redis.quit();
 });
 shutdown.installSignalHandlers();
 
-await router.start();
-started = true;
 await ops.listen({ port: file.ops.port, host: file.ops.host });
-logger.info({ partitions: config.ownedPartitions.length, opsPort: file.ops.port }, 'router started');
+await leases.start();
+janitor.start();
+logger.info({ held: leases.held, live: leases.live, opsPort: file.ops.port }, 'router started');

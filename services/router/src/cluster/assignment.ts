@@ -6,22 +6,26 @@ import { createHash } from 'node:crypto';
  *
  * Rendezvous hashing with bounded load: each partition prefers routers in
  * the order of hash(router, partition), and takes the first that has room
- * under ceil(P / n). Loads differ by at most one, and a router joining or
+ * (floor(P / n), or one more for the first P mod n to get there). Loads differ by at most one, and a router joining or
  * leaving moves few partitions besides its own share.
  */
 export function assignPartitions(routers: readonly string[], partitions: number): Map<string, number[]> {
   const members = [...new Set(routers)].sort();
   const out = new Map<string, number[]>(members.map((id) => [id, []]));
   if (members.length === 0) return out;
-  const capacity = Math.ceil(partitions / members.length);
+  // Loads of floor(P / n), and P mod n routers one more: whichever fill up first.
+  const base = Math.floor(partitions / members.length);
+  const extra = partitions % members.length;
+  let larger = 0;
   for (let p = 0; p < partitions; p++) {
     const ranked = members
       .map((id) => ({ id, score: weight(id, p) }))
       .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
     for (const { id } of ranked) {
       const owned = out.get(id)!;
-      if (owned.length < capacity) {
+      if (owned.length < base || (owned.length === base && larger < extra)) {
         owned.push(p);
+        if (owned.length === base + 1) larger++;
         break;
       }
     }

@@ -116,7 +116,9 @@ export function createJanitor(options: JanitorOptions): Janitor {
   };
 
   /** session-end envelopes for the edge's sessions still registered on it. */
-  const sessionEnds = async (edgeId: string): Promise<{ items: PublishItem[]; keys: string[]; left: number }> => {
+  const sessionEnds = async (
+    edgeId: string,
+  ): Promise<{ items: PublishItem[]; keys: string[]; left: number }> => {
     const members = await redis.smembers(Keys.edgeSessions(edgeId));
     const items: PublishItem[] = [];
     const keys: string[] = [];
@@ -226,7 +228,9 @@ export function createJanitor(options: JanitorOptions): Janitor {
     if (hasStream) await bus.ensureGroup(stream, Groups.edge, '0');
     for (;;) {
       // Pending entries (read by the dead edge, or by a janitor that died) are older than unread ones.
-      let entries = hasStream ? await bus.claimStale(stream, Groups.edge, JANITOR_CONSUMER, 0, batchSize) : [];
+      let entries = hasStream
+        ? await bus.claimStale(stream, Groups.edge, JANITOR_CONSUMER, 0, batchSize)
+        : [];
       if (entries.length === 0 && hasStream) entries = await readNew(stream);
       const items = first ? [...ends.items] : [];
       let routed = 0;
@@ -240,7 +244,11 @@ export function createJanitor(options: JanitorOptions): Janitor {
       if (first) for (const key of ends.keys) announced.add(key);
       first = false;
       if (entries.length === 0) break;
-      await bus.ack(stream, Groups.edge, entries.map((e) => e.id));
+      await bus.ack(
+        stream,
+        Groups.edge,
+        entries.map((e) => e.id),
+      );
       drained += entries.length;
       rerouted += routed;
     }
@@ -273,7 +281,10 @@ export function createJanitor(options: JanitorOptions): Janitor {
       rerouted += done.rerouted;
       if (done.forgotten) forgotten.push(edgeId);
       if (done.sessionEnds > 0 || done.rerouted > 0) {
-        log.info({ edgeId, sessionEnds: done.sessionEnds, rerouted: done.rerouted }, 'cleaned up after a dead edge');
+        log.info(
+          { edgeId, sessionEnds: done.sessionEnds, rerouted: done.rerouted },
+          'cleaned up after a dead edge',
+        );
       }
     }
     return { deadEdges: dead, sessionEnds: ends, rerouted, forgotten };
@@ -350,5 +361,7 @@ interface SessionFacts {
 /** A normalized full JID split at its first slash (a resource may contain slashes, RFC 7622 §3.4). */
 function splitFull(full: string): { bare: string; resource: string } {
   const slash = full.indexOf('/');
-  return slash < 0 ? { bare: full, resource: '' } : { bare: full.slice(0, slash), resource: full.slice(slash + 1) };
+  return slash < 0
+    ? { bare: full, resource: '' }
+    : { bare: full.slice(0, slash), resource: full.slice(slash + 1) };
 }

@@ -166,7 +166,8 @@ export function createPartitionLeases(options: PartitionLeasesOptions): Partitio
               routerId,
               ttl,
             );
-            if (lease === null || closed) return undefined;
+            if (lease === null) return undefined;
+            // Kept even when closing meanwhile, so that stop() releases it.
             held.set(p, lease);
             return p;
           }),
@@ -188,7 +189,7 @@ export function createPartitionLeases(options: PartitionLeasesOptions): Partitio
         }),
       );
       for (const p of acquired) {
-        if (!held.has(p)) continue;
+        if (!held.has(p) || closed) continue;
         try {
           await takeOver(p);
         } catch (error) {
@@ -202,10 +203,7 @@ export function createPartitionLeases(options: PartitionLeasesOptions): Partitio
         await router.start();
         routerRunning = true;
       }
-      log.info(
-        { held: consuming, acquired, released: surplus, lost, live },
-        'partition ownership changed',
-      );
+      log.info({ held: consuming, acquired, released: surplus, lost, live }, 'partition ownership changed');
     }
     const wasReady = ready;
     if (!ready && !leaving && sameSet(consuming, target)) ready = true;
