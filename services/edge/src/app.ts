@@ -17,6 +17,7 @@ import { createMetrics, type Logger, type Metrics } from '@switchboard/kit';
 import { Groups, Streams, decodeDelivery, type Delivery } from '@switchboard/protocol';
 import type { Store } from '@switchboard/store';
 import { parseJid } from '@switchboard/jid';
+import { ComponentListener } from './component/index.js';
 import { edgeConfigSchema, type EdgeConfig, type EdgeConfigInput } from './config.js';
 import { ConnectionCounter, SlidingWindowLimit } from './limits.js';
 import { createEdgeMetrics, type EdgeMetrics } from './metrics.js';
@@ -46,6 +47,8 @@ export interface ListeningPorts {
   readonly tcpPort: number;
   readonly tlsPort: number;
   readonly httpPort: number;
+  /** XEP-0114 listener; null when no component is configured. */
+  readonly componentPort: number | null;
 }
 
 export interface Edge {
@@ -89,6 +92,7 @@ export function build(input: EdgeConfigInput, deps: EdgeDeps): Edge {
   let tcpServer: NetServer | null = null;
   let tlsServer: TlsServer | null = null;
   let http: FastifyInstance | null = null;
+  let components: ComponentListener | null = null;
   let consumer: Consumer | null = null;
   let ticker: NodeJS.Timeout | null = null;
   let listening = false;
@@ -260,6 +264,21 @@ export function build(input: EdgeConfigInput, deps: EdgeDeps): Edge {
     const tlsPort = await listenOn(tlsServer, config.ports.directTls, config.host);
     await http.listen({ port: config.ports.http, host: config.host });
     const httpPort = (http.server.address() as AddressInfo).port;
+    let componentPort: number | null = null;
+    if (config.components.length > 0) {
+      components = new ComponentListener({
+        components: config.components,
+        servedDomains: domains,
+        edgeId,
+        partitions: config.partitions,
+        maxStanzaBytes: config.limits.maxStanzaBytes,
+        handshakeTimeoutMs: config.limits.authTimeoutSeconds * 1000,
+        bus: deps.bus,
+        publisher,
+        logger,
+      });
+      componentPort = await components.listen(config.ports.component, config.host);
+    }
 
     consumer = deps.bus.consume({
       streams: [Streams.deliver(edgeId)],
@@ -276,8 +295,8 @@ export function build(input: EdgeConfigInput, deps: EdgeDeps): Edge {
     ticker = setInterval(tick, period);
     ticker.unref();
     listening = true;
-    logger.info({ tcpPort, tlsPort, httpPort, domains: [...domains] }, 'edge listening');
-    return { tcpPort, tlsPort, httpPort };
+    logger.info({ tcpPort, tlsPort, httpPort, componentPort, domains: [...domains] }, 'edge listening');
+    return { tcpPort, tlsPort, httpPort, componentPort };
   };
 
   const waitForStreams = async (timeoutMs: number): Promise<void> => {
@@ -295,6 +314,7 @@ export function build(input: EdgeConfigInput, deps: EdgeDeps): Edge {
       tcpServer?.close();
       tlsServer?.close();
       const host = config.drain.seeOtherHost;
+      const componentsClosed = components?.close();
       for (const stream of streams.values()) {
         // RFC 6120 §4.9.3.19 see-other-host, or §4.9.3.20 system-shutdown.
         if (host !== undefined) stream.streamError('see-other-host', undefined, host);
@@ -303,6 +323,7 @@ export function build(input: EdgeConfigInput, deps: EdgeDeps): Edge {
       await waitForStreams(config.limits.drainTimeoutSeconds * 1000);
       for (const stream of streams.values()) stream.destroy();
       await waitForStreams(1000);
+      await componentsClosed;
       await publisher.flushed();
       logger.info('edge drained');
     })();
@@ -317,6 +338,7 @@ export function build(input: EdgeConfigInput, deps: EdgeDeps): Edge {
       tlsServer?.close();
       for (const stream of streams.values()) stream.destroy();
       await waitForStreams(2000);
+      await components?.close();
       await consumer?.stop();
       await http?.close();
       await publisher.flushed();

@@ -1,3 +1,4 @@
+import { tryParseJid } from '@switchboard/jid';
 import { z } from '@switchboard/kit';
 import { DEFAULT_PARTITIONS } from '@switchboard/protocol';
 
@@ -23,8 +24,30 @@ export const edgeConfigSchema = z.object({
       directTls: port.default(5223),
       /** RFC 7395 WebSocket and XEP-0156 host-meta. */
       http: port.default(5280),
+      /** XEP-0114 external components, plain TCP; opened only when `components` is not empty. */
+      component: port.default(5347),
     })
     .prefault({}),
+  /**
+   * External XEP-0114 components (biboumi, slidge, …) allowed to attach, each with its shared secret.
+   * Stanzas reach them only if the router lists the same domains in its own `components`. The
+   * protocol has no encryption: keep the port on localhost or a trusted network.
+   */
+  components: z
+    .array(
+      z.object({
+        domain: z.string().refine((d) => {
+          const parsed = tryParseJid(d);
+          return parsed !== null && parsed.local === '' && parsed.resource === '';
+        }, 'not a domain'),
+        secret: z.string().min(1),
+      }),
+    )
+    .default([])
+    .refine(
+      (list) => new Set(list.map((c) => c.domain)).size === list.length,
+      'component domains must be unique',
+    ),
   tls: z
     .object({
       /** PEM files; both or neither. Neither: a self-signed certificate is made under dataDir. */

@@ -1,35 +1,55 @@
-import { join } from 'node:path';
-import { createMemoryBus, createRedisBus } from '@switchboard/bus';
+// The edge process of the cluster: client listeners on the Redis bus and store.
+// (One process with everything on embedded drivers is services/standalone.)
+import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
+import { createRedisBus } from '@switchboard/bus';
 import { bootConfig, buildOpsServer, createLogger, createMetrics, createShutdown } from '@switchboard/kit';
-import { createRedisStore, openEmbeddedStore } from '@switchboard/store';
+import { createRedisStore } from '@switchboard/store';
 import { build } from './app.js';
 import { edgeConfigSchema } from './config.js';
+import { startEdgeHeartbeat } from './heartbeat.js';
 
 // Config is read here and only here (ARCHITECTURE.md, "Configuration").
-const config = bootConfig(edgeConfigSchema);
+const config = bootConfig(
+  edgeConfigSchema.refine((c) => c.redisUrl !== undefined, {
+    path: ['redisUrl'],
+    message:
+      'the edge process needs redisUrl (SWITCHBOARD_REDIS_URL); for one process without Redis run services/standalone',
+  }),
+);
+const redisUrl = config.redisUrl!;
 const logger = createLogger({ service: 'edge', level: config.logLevel });
 const metrics = createMetrics({ service: 'edge' });
-const bus =
-  config.redisUrl === undefined
-    ? createMemoryBus()
-    : createRedisBus({
-        url: config.redisUrl,
-        onConnectionError: (err) => logger.warn({ err }, 'redis connection error'),
-      });
-const store =
-  config.redisUrl === undefined
-    ? openEmbeddedStore({ path: config.storePath ?? join(config.dataDir, 'switchboard.db') })
-    : createRedisStore({ url: config.redisUrl });
+const bus = createRedisBus({
+  url: redisUrl,
+  onConnectionError: (err) => logger.warn({ err }, 'redis connection error'),
+});
+const store = createRedisStore({ url: redisUrl });
+const redis = new Redis(redisUrl, { lazyConnect: false });
+redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
 
-const edge = build(config, { bus, store, logger, metrics });
+const edge = build(
+  { ...config, edgeId: config.edgeId ?? `${hostname()}-${process.pid}` },
+  { bus, store, logger, metrics },
+);
+const heartbeat = startEdgeHeartbeat({
+  redis,
+  edgeId: edge.edgeId,
+  onError: (err) => logger.warn({ err }, 'edge heartbeat failed'),
+});
 const shutdown = createShutdown({ logger, timeoutMs: (config.limits.drainTimeoutSeconds + 10) * 1000 });
 const ops = buildOpsServer({ metrics, ready: () => edge.ready(), logger, shutdown });
 
 shutdown.register('ops-http', 'close-clients', () => ops.close());
 shutdown.register('edge-drain', 'drain', () => edge.drain());
 shutdown.register('edge-close', 'finish', () => edge.close());
+// After the drain published every session-end: the janitor then has nothing to do for this edge.
+shutdown.register('heartbeat', 'finish', () => heartbeat.stop());
 shutdown.register('bus', 'close-clients', () => bus.close());
 shutdown.register('store', 'close-clients', () => store.close());
+shutdown.register('redis', 'close-clients', async () => {
+  await redis.quit();
+});
 shutdown.installSignalHandlers();
 
 const ports = await edge.listen();
