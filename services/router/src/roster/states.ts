@@ -1,26 +1,7 @@
-/** RFC 6121 §2.1.2.5. */
-export type Subscription = 'none' | 'to' | 'from' | 'both';
+import type { RosterItem, Subscription } from '@switchboard/store';
 
-/**
- * One contact's record in a user's roster, with the server-side
- * subscription state of RFC 6121 Appendix A. Structurally the same as the
- * store's `RosterItem` (packages/store), so records pass between the two
- * without conversion. Flags are present only when true.
- */
-export interface RosterItem {
-  readonly jid: string;
-  readonly name?: string;
-  readonly subscription: Subscription;
-  /** An outbound subscription request is pending ("Pending Out", RFC 6121 §3.1.2). */
-  readonly ask?: 'subscribe';
-  /** An inbound subscription request awaits the user's answer ("Pending In", RFC 6121 §3.1.3). */
-  readonly pendingIn?: boolean;
-  /** The inbound subscribe stanza, redelivered when the user next becomes available (RFC 6121 §3.1.3). */
-  readonly pendingInXml?: string;
-  /** The user pre-approved the contact's subscription (RFC 6121 §3.4). */
-  readonly approved?: boolean;
-  readonly groups: readonly string[];
-}
+// The store's record is the state machine's input and output: no conversion between them.
+export type { RosterItem, Subscription } from '@switchboard/store';
 
 /** The nine defined subscription states, spelled as in RFC 6121 Appendix A.1. */
 export type DefinedState =
