@@ -42,7 +42,7 @@ export function build(input: StandaloneConfigInput, deps: StandaloneDeps): Stand
     {
       routerId: 'standalone',
       domains: config.domains,
-      components: config.components,
+      components: config.components.map((c) => c.domain),
       partitions: PARTITIONS,
       ownedPartitions: [0],
       offlineCap: config.router.offlineCap,
@@ -55,7 +55,13 @@ export function build(input: StandaloneConfigInput, deps: StandaloneDeps): Stand
     },
   );
   const edge = buildEdge(
-    { ...config.edge, domains: config.domains, dataDir: config.dataDir, partitions: PARTITIONS },
+    {
+      ...config.edge,
+      domains: config.domains,
+      components: config.components,
+      dataDir: config.dataDir,
+      partitions: PARTITIONS,
+    },
     {
       bus,
       store,

@@ -9,8 +9,12 @@ import { z } from '@switchboard/kit';
 export const standaloneConfigSchema = z.object({
   /** Domains served. */
   domains: z.array(z.string().min(1)).min(1).default(['localhost']),
-  /** Component domains (XEP-0114 components, gateways): stanzas to them go to `svc:{domain}`. */
-  components: z.array(z.string().min(1)).default([]),
+  /**
+   * XEP-0114 components (biboumi, slidge, our gateways) that may attach to the
+   * component port (edge.ports.component, default 5347) with their shared secret;
+   * stanzas to these domains go to `svc:{domain}`.
+   */
+  components: z.array(z.object({ domain: z.string().min(1), secret: z.string().min(1) })).default([]),
   /** Embedded database, development certificate and other state. */
   dataDir: z.string().default('./data'),
   edge: edgeConfigSchema
@@ -23,6 +27,7 @@ export const standaloneConfigSchema = z.object({
       ops: true,
       logLevel: true,
       edgeId: true,
+      components: true,
     })
     .prefault({}),
   router: z
