@@ -4,6 +4,7 @@
 import { cpus, totalmem } from 'node:os';
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { runIdleBench, runLoginBench, runMessagingBench } from './load/index.js';
 import { runXmlParserBench } from './xml-parser.js';
 
 export interface BenchResult {
@@ -14,6 +15,9 @@ export interface BenchResult {
 
 const suites: Record<string, () => Promise<BenchResult>> = {
   'xml-parser': runXmlParserBench,
+  'load-idle': () => runIdleBench(),
+  'load-login': () => runLoginBench(),
+  'load-messaging': () => runMessagingBench(),
 };
 
 async function main(): Promise<void> {

@@ -251,10 +251,19 @@ export function build(input: EdgeConfigInput, deps: EdgeDeps): Edge {
     };
     const secureContext = createSecureContext({ key: material.key, cert: material.cert });
 
-    tcpServer = createTcpServer((socket) => accept(new SocketTransport(socket, secureContext, xmlLimits)));
+    // Stanzas are small and latency-bound: Nagle + delayed ACKs would add ~40 ms to a reply.
+    tcpServer = createTcpServer({ noDelay: true, keepAlive: true }, (socket) =>
+      accept(new SocketTransport(socket, secureContext, xmlLimits)),
+    );
     // XEP-0368 §3: ALPN 'xmpp-client' on the direct TLS port.
     tlsServer = createTlsServer(
-      { key: material.key, cert: material.cert, ALPNProtocols: ['xmpp-client'] },
+      {
+        key: material.key,
+        cert: material.cert,
+        ALPNProtocols: ['xmpp-client'],
+        noDelay: true,
+        keepAlive: true,
+      },
       (socket) => accept(new SocketTransport(socket, null, xmlLimits)),
     );
     tlsServer.on('tlsClientError', (error) => logger.debug({ err: error }, 'tls handshake failed'));

@@ -1,0 +1,121 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deriveCredentials, openEmbeddedStore } from '../../packages/store/src/index.js';
+import {
+  SCRAM_ITERATIONS,
+  TLS_CERT,
+  TLS_KEY,
+  freePort,
+  removeDir,
+  spawnServer,
+  stopTree,
+  tempDir,
+  waitForPort,
+  writeFile,
+  type PeerSpec,
+} from './peer.js';
+
+const DOMAIN = 'localhost';
+const MAIN = fileURLToPath(new URL('../../services/standalone/dist/main.js', import.meta.url));
+
+/**
+ * The embedded single-process Switchboard (edge + router, in-process bus,
+ * SQLite store) as `pnpm start` runs it. Accounts go straight into its store
+ * before it starts. The per-connection and per-IP limits are raised because
+ * every connection of the bench comes from 127.0.0.1; the other peers run
+ * without shapers too.
+ */
+export const switchboard: PeerSpec = {
+  name: 'Switchboard',
+  async start(options) {
+    if (!existsSync(MAIN)) return { skipped: `${MAIN} is missing: run \`pnpm build\` (pnpm bench does)` };
+    const dir = tempDir('switchboard');
+    const [port, tlsPort, httpPort, opsPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
+    const store = openEmbeddedStore({ path: join(dir, 'switchboard.db') });
+    try {
+      const batch = 64;
+      for (let i = 0; i < options.users.length; i += batch) {
+        await Promise.all(
+          options.users.slice(i, i + batch).map(async (user) => {
+            await store.accounts.create(
+              `${user}@${DOMAIN}`,
+              await deriveCredentials(options.password, SCRAM_ITERATIONS),
+            );
+          }),
+        );
+      }
+    } finally {
+      await store.close();
+    }
+    const configFile = join(dir, 'switchboard.json');
+    const big = 1_000_000_000;
+    writeFile(
+      configFile,
+      JSON.stringify(
+        {
+          domains: [DOMAIN],
+          dataDir: dir,
+          logLevel: 'warn',
+          edge: {
+            host: '127.0.0.1',
+            ports: { starttls: port, directTls: tlsPort, http: httpPort },
+            tls: { keyFile: TLS_KEY, certFile: TLS_CERT },
+            registration: { enabled: false },
+            limits: {
+              stanzasPerSecond: big,
+              stanzaBurst: big,
+              bytesPerSecond: big,
+              bytesBurst: big,
+              maxConnectionsPerIp: 1_000_000,
+            },
+          },
+          ops: { port: opsPort, host: '127.0.0.1' },
+        },
+        null,
+        2,
+      ),
+    );
+    const log = join(dir, 'stdout.log');
+    // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of the server, for profile-guided work.
+    const profile = process.env.BENCH_CPU_PROF;
+    const child = spawnServer(
+      process.execPath,
+      profile === undefined ? [MAIN] : ['--cpu-prof', `--cpu-prof-dir=${profile}`, MAIN],
+      {
+        ...(options.cpu === undefined ? {} : { cpu: options.cpu }),
+        cwd: dir,
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          HOME: dir,
+          SWITCHBOARD_CONFIG: configFile,
+        },
+        log,
+      },
+    );
+    try {
+      await waitForPort(port, child, 30_000, log);
+    } catch (err) {
+      await stopTree(child);
+      return { skipped: `switchboard did not start: ${err instanceof Error ? err.message : String(err)}` };
+    }
+    return {
+      name: 'Switchboard',
+      version: `Switchboard embedded (Node ${process.version})`,
+      target: { host: '127.0.0.1', port, domain: DOMAIN },
+      pids: [child.pid!],
+      notes:
+        `embedded mode (in-process bus, SQLite), SCRAM ${SCRAM_ITERATIONS} iterations, STARTTLS required, ` +
+        'per-connection rate limits and per-IP connection cap raised, log level warn',
+      async stop() {
+        await stopTree(child, 15_000);
+        removeDir(dir);
+      },
+    };
+  },
+};

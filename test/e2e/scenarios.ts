@@ -1,0 +1,505 @@
+// One scenario suite, run against every deployment (embedded.test.ts, cluster.test.ts): real
+// clients over real sockets, stanzas after the RFC 6121 / XEP examples.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { xml } from '@xmpp/client';
+import type { Element } from '@xmpp/xml';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { partitionOf } from '@switchboard/protocol';
+import { CA_FILE, type Deployment, type Session } from './deployments.js';
+
+const ROSTER = 'jabber:iq:roster';
+const PYTHON = '/usr/bin/python3';
+const SLIXMPP_PEER = fileURLToPath(new URL('./slixmpp-peer.py', import.meta.url));
+
+// ---- stanza predicates ----
+
+const bareOf = (jid: string | undefined): string => (jid ?? '').split('/')[0]!;
+
+export const isMessage =
+  (id: string) =>
+  (s: Element): boolean =>
+    s.is('message') && s.attrs.id === id;
+
+export const isPresence =
+  (from: string, type?: string) =>
+  (s: Element): boolean =>
+    s.is('presence') &&
+    (from.includes('/') ? s.attrs.from === from : bareOf(s.attrs.from as string) === from) &&
+    (type === undefined ? s.attrs.type === undefined : s.attrs.type === type);
+
+/** A roster push (RFC 6121 §2.1.6) about `jid`, with that subscription state when given. */
+export const isRosterPush =
+  (jid: string, subscription?: string) =>
+  (s: Element): boolean => {
+    if (!s.is('iq') || s.attrs.type !== 'set') return false;
+    const item = s.getChild('query', ROSTER)?.getChild('item');
+    return (
+      item?.attrs.jid === jid && (subscription === undefined || item.attrs.subscription === subscription)
+    );
+  };
+
+function rosterItem(push: Element): Element {
+  return push.getChild('query', ROSTER)!.getChild('item')!;
+}
+
+// ---- users and sessions ----
+
+let serial = 0;
+
+/**
+ * Fresh accounts for one test, named after `roles` with a suffix. In a cluster every user gets a
+ * partition of its own and consecutive users sit on different edges, so every exchange between
+ * them crosses routers and edges.
+ */
+export async function cast<R extends string>(d: Deployment, roles: readonly R[]): Promise<Record<R, string>> {
+  const out = {} as Record<R, string>;
+  const taken = new Set<number>();
+  for (const role of roles) {
+    let user: string;
+    let p: number;
+    do {
+      user = `${role}${++serial}`;
+      p = partitionOf(`${user}@${d.domain}`, d.partitions);
+    } while (d.partitions >= roles.length && taken.has(p));
+    taken.add(p);
+    await d.createAccount(user, `${user}-secret`);
+    out[role] = user;
+  }
+  return out;
+}
+
+/** Logs in, asks for the roster (an interested resource, RFC 6121 §2.1.6) and sends initial presence. */
+export async function online(
+  d: Deployment,
+  user: string,
+  resource: string,
+  presence: Element[] = [],
+  options: { edge?: number } = {},
+): Promise<Session> {
+  const s = await d.connect(user, resource, options);
+  await s.iq(xml('iq', { type: 'get' }, xml('query', { xmlns: ROSTER })));
+  await s.send(xml('presence', {}, ...presence));
+  // RFC 6121 §4.2.2: the server reflects initial presence to the user's resources; once back, it was processed.
+  await s.inbox.next(isPresence(s.jid), `${s.jid}'s reflected initial presence`);
+  return s;
+}
+
+/**
+ * Resolves once everything `from` sent to `to` before has been processed in `to`'s partition: a
+ * vCard get (XEP-0054) to a bare JID is answered there, behind earlier stanzas between the two.
+ */
+export async function barrier(from: Session, to: string): Promise<void> {
+  await from.iq(xml('iq', { type: 'get', to }, xml('vCard', { xmlns: 'vcard-temp' })));
+}
+
+/** The subscription handshake both ways (RFC 6121 §3.1), ending in subscription 'both' on both rosters. */
+export async function befriend(a: Session, b: Session): Promise<void> {
+  await a.send(xml('presence', { to: b.bare, type: 'subscribe' }));
+  await b.inbox.next(isPresence(a.bare, 'subscribe'), 'subscribe from a');
+  await b.send(xml('presence', { to: a.bare, type: 'subscribed' }));
+  await a.inbox.next(isRosterPush(b.bare, 'to'), 'push to a: subscription to');
+  await b.send(xml('presence', { to: a.bare, type: 'subscribe' }));
+  await a.inbox.next(isPresence(b.bare, 'subscribe'), 'subscribe from b');
+  await a.send(xml('presence', { to: b.bare, type: 'subscribed' }));
+  await a.inbox.next(isRosterPush(b.bare, 'both'), 'push to a: subscription both');
+  await b.inbox.next(isRosterPush(a.bare, 'both'), 'push to b: subscription both');
+}
+
+function chat(to: string, id: string, body: string): Element {
+  return xml('message', { to, type: 'chat', id }, xml('body', {}, body));
+}
+
+/** Lines a child process prints, awaited one by one. */
+function lines(stream: NodeJS.ReadableStream): {
+  next(what: string, timeoutMs?: number): Promise<string>;
+  all: string[];
+} {
+  const all: string[] = [];
+  const unread: string[] = [];
+  let waiter: ((line: string) => void) | undefined;
+  createInterface({ input: stream }).on('line', (line) => {
+    all.push(line);
+    if (waiter !== undefined) {
+      const w = waiter;
+      waiter = undefined;
+      w(line);
+    } else unread.push(line);
+  });
+  return {
+    all,
+    next: (what, timeoutMs = 15_000) => {
+      const line = unread.shift();
+      if (line !== undefined) return Promise.resolve(line);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`timed out waiting for ${what}; output: ${all.join('\n')}`)),
+          timeoutMs,
+        );
+        waiter = (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        };
+      });
+    },
+  };
+}
+
+// ---- the suite ----
+
+/** Every scenario, against the deployment `start` makes. */
+export function scenarioSuite(name: string, start: () => Promise<Deployment>): void {
+  describe(`XMPP scenarios: ${name}`, () => {
+    let d: Deployment;
+
+    beforeAll(async () => {
+      d = await start();
+    }, 90_000);
+
+    afterAll(async () => {
+      await d?.stop();
+    });
+
+    afterEach((ctx) => {
+      if (ctx.task.result?.state === 'fail' && d !== undefined) process.stderr.write(`${d.diagnostics()}\n`);
+    });
+
+    it('gets, sets, pushes and removes roster items (RFC 6121 §2.1.3, §2.3, §2.5)', async () => {
+      const u = await cast(d, ['juliet', 'nurse']);
+      const juliet = await d.connect(u.juliet, 'balcony');
+      const chamber = await d.connect(u.juliet, 'chamber');
+      const nurse = `${u.nurse}@${d.domain}`;
+
+      // §2.1.3: roster get; a new account has an empty roster.
+      const empty = await juliet.iq(
+        xml('iq', { type: 'get', id: 'bv1bs71f' }, xml('query', { xmlns: ROSTER })),
+      );
+      expect(empty.getChild('query', ROSTER)?.getChildren('item')).toEqual([]);
+      await chamber.iq(xml('iq', { type: 'get' }, xml('query', { xmlns: ROSTER })));
+
+      // §2.3.2: roster set, pushed to every interested resource, the sender's included.
+      await juliet.iq(
+        xml(
+          'iq',
+          { type: 'set', id: 'rs1' },
+          xml(
+            'query',
+            { xmlns: ROSTER },
+            xml('item', { jid: nurse, name: 'Nurse' }, xml('group', {}, 'Servants')),
+          ),
+        ),
+      );
+      for (const s of [juliet, chamber]) {
+        const push = await s.inbox.next(isRosterPush(nurse), `the roster push to ${s.jid}`);
+        expect(rosterItem(push).attrs).toMatchObject({ jid: nurse, name: 'Nurse', subscription: 'none' });
+        expect(rosterItem(push).getChildText('group')).toBe('Servants');
+        // §2.1.6: a push comes from the user's bare JID or no one.
+        expect([undefined, juliet.bare]).toContain(push.attrs.from);
+      }
+      const full = await chamber.iq(xml('iq', { type: 'get' }, xml('query', { xmlns: ROSTER })));
+      const items = full.getChild('query', ROSTER)!.getChildren('item');
+      expect(items.map((i) => [i.attrs.jid, i.attrs.name, i.attrs.subscription] as unknown[])).toEqual([
+        [nurse, 'Nurse', 'none'],
+      ]);
+
+      // §2.5.2: delete with subscription='remove'; the push says remove.
+      await chamber.iq(
+        xml(
+          'iq',
+          { type: 'set', id: 'delete_1' },
+          xml('query', { xmlns: ROSTER }, xml('item', { jid: nurse, subscription: 'remove' })),
+        ),
+      );
+      for (const s of [juliet, chamber]) {
+        await s.inbox.next(isRosterPush(nurse, 'remove'), `the remove push to ${s.jid}`);
+      }
+      const after = await juliet.iq(xml('iq', { type: 'get' }, xml('query', { xmlns: ROSTER })));
+      expect(after.getChild('query', ROSTER)?.getChildren('item')).toEqual([]);
+    });
+
+    it('runs the subscription handshake with roster pushes and presence on both sides (RFC 6121 §3.1)', async () => {
+      const u = await cast(d, ['romeo', 'juliet']);
+      const romeo = await online(d, u.romeo, 'orchard');
+      const juliet = await online(d, u.juliet, 'balcony');
+
+      // §3.1.1: <presence id='xk3h1v69' to='juliet@example.com' type='subscribe'/>
+      await romeo.send(xml('presence', { id: 'xk3h1v69', to: juliet.bare, type: 'subscribe' }));
+      // §3.1.2: the user's server pushes the pending item: subscription none, ask subscribe.
+      const pending = await romeo.inbox.next(isRosterPush(juliet.bare), 'push: ask=subscribe');
+      expect(rosterItem(pending).attrs).toMatchObject({ subscription: 'none', ask: 'subscribe' });
+      // §3.1.3: the contact receives the request from the user's bare JID.
+      const request = await juliet.inbox.next(
+        isPresence(romeo.bare, 'subscribe'),
+        'the subscription request',
+      );
+      expect(request.attrs.from).toBe(romeo.bare);
+
+      // §3.1.5: <presence id='h4v1c4kj' to='romeo@example.net' type='subscribed'/>
+      await juliet.send(xml('presence', { id: 'h4v1c4kj', to: romeo.bare, type: 'subscribed' }));
+      const from = await juliet.inbox.next(isRosterPush(romeo.bare), 'push to the contact: from');
+      expect(rosterItem(from).attrs.subscription).toBe('from');
+      // §3.1.6: the user gets a push with subscription 'to', the approval, then the contact's presence.
+      const to = await romeo.inbox.next(isRosterPush(juliet.bare, 'to'), 'push to the user: to');
+      expect(rosterItem(to).attrs.ask).toBeUndefined();
+      await romeo.inbox.next(isPresence(juliet.bare, 'subscribed'), 'the approval');
+      const available = await romeo.inbox.next(isPresence(juliet.jid), "the contact's presence");
+      // As in the §3.1.5 example: to the user's bare JID, from each of the contact's available resources.
+      expect(available.attrs.to).toBe(romeo.bare);
+
+      // The other way round ends in 'both' on both sides, and juliet gets romeo's presence.
+      await juliet.send(xml('presence', { to: romeo.bare, type: 'subscribe' }));
+      await romeo.inbox.next(isPresence(juliet.bare, 'subscribe'), 'the reverse request');
+      await romeo.send(xml('presence', { to: juliet.bare, type: 'subscribed' }));
+      await juliet.inbox.next(isRosterPush(romeo.bare, 'both'), 'push to juliet: both');
+      await romeo.inbox.next(isRosterPush(juliet.bare, 'both'), 'push to romeo: both');
+      await juliet.inbox.next(isPresence(romeo.jid), "romeo's presence");
+    });
+
+    it('broadcasts presence to subscribers and sends unavailable when a session ends (RFC 6121 §4.2, §4.4, §4.5.2)', async () => {
+      const u = await cast(d, ['romeo', 'juliet']);
+      const romeo = await online(d, u.romeo, 'orchard');
+      const juliet = await online(d, u.juliet, 'balcony');
+      await befriend(romeo, juliet);
+
+      // §4.4.1: subsequent presence goes to every subscriber.
+      await romeo.send(xml('presence', {}, xml('show', {}, 'away'), xml('status', {}, 'I shall return!')));
+      const away = await juliet.inbox.next(
+        (s) => isPresence(romeo.jid)(s) && s.getChildText('show') === 'away',
+        'the away broadcast',
+      );
+      expect(away.getChildText('status')).toBe('I shall return!');
+
+      // §4.5.2: the stream closes without unavailable presence; the server sends it on the user's behalf.
+      await romeo.stop();
+      await juliet.inbox.next(isPresence(romeo.jid, 'unavailable'), 'unavailable after the stream closed');
+    });
+
+    it("answers the user's presence probes at login with the contacts' current presence (RFC 6121 §4.2.2, §4.3)", async () => {
+      const u = await cast(d, ['romeo', 'juliet']);
+      const first = await online(d, u.romeo, 'orchard');
+      const juliet = await online(d, u.juliet, 'balcony', [
+        xml('show', {}, 'dnd'),
+        xml('status', {}, 'in the garden'),
+      ]);
+      await befriend(first, juliet);
+      await first.stop();
+
+      const romeo = await online(d, u.romeo, 'street');
+      const probed = await romeo.inbox.next(
+        isPresence(juliet.jid),
+        "juliet's presence, answered to the probe",
+      );
+      expect(probed.getChildText('show')).toBe('dnd');
+      expect(probed.getChildText('status')).toBe('in the garden');
+      // §4.2.2: the contacts learn of the new resource too.
+      await juliet.inbox.next(isPresence(romeo.jid), "romeo's new resource");
+    });
+
+    it('delivers directed presence to a non-subscriber and follows it with unavailable (RFC 6121 §4.6)', async () => {
+      const u = await cast(d, ['juliet', 'nurse']);
+      const juliet = await online(d, u.juliet, 'balcony');
+      const nurse = await online(d, u.nurse, 'chamber');
+      await juliet.send(xml('presence', { to: nurse.jid }, xml('status', {}, 'A word, nurse')));
+      const directed = await nurse.inbox.next(isPresence(juliet.jid), 'the directed presence');
+      expect(directed.getChildText('status')).toBe('A word, nurse');
+      // §4.6.3: broadcast unavailable also goes to entities that got directed presence.
+      await juliet.send(xml('presence', { type: 'unavailable' }));
+      await nurse.inbox.next(isPresence(juliet.jid, 'unavailable'), 'unavailable after directed presence');
+    });
+
+    it('delivers a chat message to a bare JID to the highest-priority resource, and to all with equal priority (RFC 6121 §8.5.2.1.1)', async () => {
+      const u = await cast(d, ['juliet', 'romeo']);
+      const juliet = await online(d, u.juliet, 'balcony');
+      const low = await online(d, u.romeo, 'low', [xml('priority', {}, '1')]);
+      const high = await online(d, u.romeo, 'high', [xml('priority', {}, '5')]);
+      // The other resource learns of `high` only after the router stored its priority.
+      await low.inbox.next(isPresence(high.jid), "the high resource's presence, seen by the low one");
+
+      await juliet.send(chat(low.bare, 'prio-1', 'To the highest'));
+      const got = await high.inbox.next(isMessage('prio-1'), 'the message at the high resource');
+      expect(got.attrs.from).toBe(juliet.jid);
+      // Same sender, same recipient: in order (RFC 6120 §10.1). Had prio-1 reached `low`, it would be first.
+      await juliet.send(chat(low.jid, 'prio-2', 'To the low one by name'));
+      await low.inbox.next(isMessage('prio-2'), 'the full-JID message at low');
+      expect(low.inbox.history.filter(isMessage('prio-1'))).toEqual([]);
+
+      await low.send(xml('presence', {}, xml('priority', {}, '5')));
+      await high.inbox.next(
+        (s) => isPresence(low.jid)(s) && s.getChildText('priority') === '5',
+        "low's new priority, seen by high",
+      );
+      await juliet.send(chat(low.bare, 'equal-1', 'To both'));
+      await Promise.all([
+        low.inbox.next(isMessage('equal-1'), 'the chat at low'),
+        high.inbox.next(isMessage('equal-1'), 'the chat at high'),
+      ]);
+    });
+
+    it('delivers a message to a full JID to that resource only (RFC 6121 §8.5.3.1)', async () => {
+      const u = await cast(d, ['juliet', 'romeo']);
+      const juliet = await online(d, u.juliet, 'balcony');
+      const orchard = await online(d, u.romeo, 'orchard', [xml('priority', {}, '9')]);
+      const street = await online(d, u.romeo, 'street');
+      await juliet.send(chat(street.jid, 'full-1', 'Only to the street'));
+      const got = await street.inbox.next(isMessage('full-1'), 'the message at the named resource');
+      expect(got.attrs.to).toBe(street.jid);
+      await juliet.send(chat(orchard.jid, 'full-2', 'Only to the orchard'));
+      await orchard.inbox.next(isMessage('full-2'), 'the second message at orchard');
+      expect(orchard.inbox.history.filter(isMessage('full-1'))).toEqual([]);
+    });
+
+    it('stores a message for an offline user and delivers it with a delay stamp at the next login (RFC 6121 §8.5.2.2.1, XEP-0160, XEP-0203)', async () => {
+      const u = await cast(d, ['juliet', 'romeo']);
+      const juliet = await online(d, u.juliet, 'balcony');
+      const romeo = `${u.romeo}@${d.domain}`;
+      await juliet.send(chat(romeo, 'offline-1', 'Wherefore art thou Romeo?'));
+      await juliet.send(chat(romeo, 'offline-2', 'Deny thy father and refuse thy name'));
+      await barrier(juliet, romeo);
+
+      const s = await d.connect(u.romeo, 'orchard');
+      // XEP-0160 §3: offline messages come after initial presence.
+      await s.send(xml('presence'));
+      const got = await s.inbox.collect(
+        (m) => m.is('message') && m.attrs.from === juliet.jid,
+        2,
+        'the offline messages',
+      );
+      expect(got.map((m) => String(m.attrs.id))).toEqual(['offline-1', 'offline-2']);
+      expect(got[0]!.getChildText('body')).toBe('Wherefore art thou Romeo?');
+      const delay = got[0]!.getChild('delay', 'urn:xmpp:delay');
+      expect(delay?.attrs.from).toBe(d.domain);
+      expect(Number.isNaN(Date.parse(String(delay?.attrs.stamp)))).toBe(false);
+    });
+
+    it('bounces a message to a nonexistent user with service-unavailable (RFC 6121 §8.5.1)', async () => {
+      const u = await cast(d, ['juliet']);
+      const juliet = await online(d, u.juliet, 'balcony');
+      const nobody = `nobody${++serial}@${d.domain}`;
+      await juliet.send(chat(nobody, 'ghost-1', 'Is anyone there?'));
+      const bounced = await juliet.inbox.next(isMessage('ghost-1'), 'the error');
+      expect(bounced.attrs).toMatchObject({ type: 'error', from: nobody, to: juliet.jid });
+      const error = bounced.getChild('error');
+      expect(error?.attrs.type).toBe('cancel');
+      expect(error?.getChild('service-unavailable', 'urn:ietf:params:xml:ns:xmpp-stanzas')).toBeDefined();
+    });
+
+    it('answers ping, software version and service discovery addressed to the server (XEP-0199, XEP-0092, XEP-0030)', async () => {
+      const u = await cast(d, ['juliet']);
+      const juliet = await d.connect(u.juliet, 'balcony');
+      const pong = await juliet.iq(
+        xml('iq', { type: 'get', to: d.domain, id: 'c2s1' }, xml('ping', { xmlns: 'urn:xmpp:ping' })),
+      );
+      expect(pong.attrs).toMatchObject({ type: 'result', from: d.domain, id: 'c2s1' });
+
+      const version = await juliet.iq(
+        xml('iq', { type: 'get', to: d.domain }, xml('query', { xmlns: 'jabber:iq:version' })),
+      );
+      expect(version.getChild('query', 'jabber:iq:version')?.getChildText('name')).toBe('Switchboard');
+
+      const info = await juliet.iq(
+        xml(
+          'iq',
+          { type: 'get', to: d.domain },
+          xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' }),
+        ),
+      );
+      const query = info.getChild('query', 'http://jabber.org/protocol/disco#info')!;
+      expect(query.getChild('identity')?.attrs).toMatchObject({ category: 'server', type: 'im' });
+      const features = query.getChildren('feature').map((f) => f.attrs.var as string);
+      expect(features).toEqual(
+        expect.arrayContaining(['urn:xmpp:ping', 'jabber:iq:version', 'urn:xmpp:blocking']),
+      );
+    });
+
+    it('stops messages from a blocked contact with service-unavailable until unblocked (XEP-0191 §3.3, §3.4)', async () => {
+      const u = await cast(d, ['juliet', 'romeo']);
+      const juliet = await online(d, u.juliet, 'balcony');
+      const romeo = await online(d, u.romeo, 'orchard');
+      const block = (verb: string): Element =>
+        xml(
+          'iq',
+          { type: 'set' },
+          xml(verb, { xmlns: 'urn:xmpp:blocking' }, xml('item', { jid: romeo.bare })),
+        );
+
+      await juliet.iq(block('block'));
+      await romeo.send(chat(juliet.bare, 'blocked-1', 'Hear me!'));
+      const bounced = await romeo.inbox.next(isMessage('blocked-1'), 'the blocked message bounced');
+      expect(bounced.attrs.type).toBe('error');
+      expect(
+        bounced.getChild('error')?.getChild('service-unavailable', 'urn:ietf:params:xml:ns:xmpp-stanzas'),
+      ).toBeDefined();
+
+      await juliet.iq(block('unblock'));
+      await romeo.send(chat(juliet.bare, 'unblocked-1', 'Now hear me'));
+      await juliet.inbox.next(isMessage('unblocked-1'), 'the message after unblocking');
+      expect(juliet.inbox.history.filter(isMessage('blocked-1'))).toEqual([]);
+    });
+
+    it('closes the older stream with a conflict stream error when the same full JID logs in again (RFC 6120 §7.7.2.2)', async () => {
+      const u = await cast(d, ['juliet']);
+      const first = await online(d, u.juliet, 'balcony');
+      const second = await d.connect(u.juliet, 'balcony', { edge: (first.endpoint.edge + 1) % d.edges });
+      expect(await first.streamError()).toBe('conflict');
+      expect(second.jid).toBe(first.jid);
+      const pong = await second.iq(
+        xml('iq', { type: 'get', to: d.domain }, xml('ping', { xmlns: 'urn:xmpp:ping' })),
+      );
+      expect(pong.attrs.type).toBe('result');
+    });
+
+    it('lets a slixmpp client subscribe, chat and leave with an @xmpp/client user (interop)', async () => {
+      const u = await cast(d, ['juliet', 'mercutio']);
+      const juliet = await online(d, u.juliet, 'balcony');
+      const mercutio = `${u.mercutio}@${d.domain}`;
+      const endpoint = d.endpointFor(u.mercutio);
+      const py = spawn(
+        PYTHON,
+        [SLIXMPP_PEER, `${mercutio}/py`, `${u.mercutio}-secret`, String(endpoint.port), CA_FILE],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let stderr = '';
+      py.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<number | null>((resolve) => py.once('exit', resolve));
+      const out = lines(py.stdout);
+      try {
+        // slixmpp links OpenSSL, so it gets channel binding (RFC 9266 / tls-unique) over STARTTLS.
+        expect(await out.next('slixmpp ready')).toMatch(/^ready mechanism SCRAM-SHA-256(-PLUS)? tls yes$/);
+
+        // slixmpp approves and subscribes back on its own (auto_authorize, auto_subscribe).
+        await juliet.send(xml('presence', { to: mercutio, type: 'subscribe' }));
+        await juliet.inbox.next(isPresence(mercutio, 'subscribed'), "slixmpp's approval");
+        await juliet.inbox.next(isPresence(`${mercutio}/py`), "slixmpp's presence after approval");
+        await juliet.inbox.next(isPresence(mercutio, 'subscribe'), "slixmpp's own request");
+        await juliet.send(xml('presence', { to: mercutio, type: 'subscribed' }));
+        await juliet.inbox.next(isRosterPush(mercutio, 'both'), 'subscription both');
+
+        await juliet.send(chat(`${mercutio}/py`, 'py-1', 'A plague on both your houses'));
+        const echo = await juliet.inbox.next(
+          (s) => s.is('message') && s.attrs.from === `${mercutio}/py`,
+          'the echo',
+        );
+        expect(echo.getChildText('body')).toBe('echo: A plague on both your houses');
+
+        await juliet.send(chat(`${mercutio}/py`, 'py-2', 'bye'));
+        expect(await out.next('the roster line')).toBe(`roster ${juliet.bare} both`);
+        await juliet.inbox.next(
+          isPresence(`${mercutio}/py`, 'unavailable'),
+          "slixmpp's unavailable presence",
+        );
+        expect(await exited).toBe(0);
+      } catch (error) {
+        py.kill('SIGKILL');
+        throw new Error(
+          `${(error as Error).message}\nslixmpp stdout:\n${out.all.join('\n')}\nstderr:\n${stderr}`,
+          {
+            cause: error,
+          },
+        );
+      }
+    });
+  });
+}
