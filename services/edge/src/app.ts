@@ -118,7 +118,18 @@ export function build(input: EdgeConfigInput, deps: EdgeDeps): Edge {
     if (counted.has(stream)) perIp.release(stream.transport.remoteAddress);
   };
 
+  const corked = new Set<ClientStream>();
   const handleDeliveries = (entries: readonly { payload: string }[]): Promise<void> => {
+    try {
+      deliverAll(entries);
+    } finally {
+      for (const stream of corked) stream.uncork();
+      corked.clear();
+    }
+    return Promise.resolve();
+  };
+
+  const deliverAll = (entries: readonly { payload: string }[]): void => {
     for (const entry of entries) {
       let delivery: Delivery;
       try {
@@ -137,11 +148,16 @@ export function build(input: EdgeConfigInput, deps: EdgeDeps): Edge {
       }
       if (delivery.kind === 'close') {
         stream.closeByOrder(delivery.id, delivery.condition, delivery.text);
-      } else if (stream.deliver(delivery.id, delivery.xml)) {
+        continue;
+      }
+      if (!corked.has(stream)) {
+        stream.cork();
+        corked.add(stream);
+      }
+      if (stream.deliver(delivery.id, delivery.xml)) {
         metrics.deliveryLag.observe(Math.max(0, Date.now() - delivery.ts) / 1000);
       }
     }
-    return Promise.resolve();
   };
 
   const tick = (): void => {

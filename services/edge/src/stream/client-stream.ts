@@ -691,6 +691,15 @@ export class ClientStream implements StreamSink {
     return true;
   }
 
+  /** Output of one delivery batch goes out together (see Transport.cork). */
+  cork(): void {
+    this.transport.cork();
+  }
+
+  uncork(): void {
+    this.transport.uncork();
+  }
+
   /** A close order from the router (conflict, account removed, …). */
   closeByOrder(id: string, condition: string, text: string): void {
     if (this.deliveredIds.seen(id)) return;

@@ -146,4 +146,12 @@ export class SocketTransport implements Transport {
   bufferedBytes(): number {
     return this.socket.writableLength;
   }
+
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
+  }
 }

@@ -54,4 +54,10 @@ export interface Transport {
   destroy(): void;
   /** Bytes queued for the socket and not yet written. */
   bufferedBytes(): number;
+  /**
+   * Holds output until `uncork()`, so several stanzas delivered in one batch leave
+   * as one TLS record and one write instead of one each.
+   */
+  cork(): void;
+  uncork(): void;
 }

@@ -122,6 +122,11 @@ export class WebSocketTransport implements Transport {
     return this.ws.bufferedAmount;
   }
 
+  // Each stanza is its own WebSocket message (RFC 7395 §3.3.3): nothing to coalesce.
+  cork(): void {}
+
+  uncork(): void {}
+
   private send(data: string): void {
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(data);
   }
