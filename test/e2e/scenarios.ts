@@ -449,6 +449,298 @@ export function scenarioSuite(name: string, start: () => Promise<Deployment>): v
       expect(pong.attrs.type).toBe('result');
     });
 
+    it('answers a versioned roster get with the full roster, then an empty result, then the changes as pushes (RFC 6121 §2.6)', async () => {
+      const u = await cast(d, ['juliet', 'nurse', 'tybalt']);
+      const juliet = await d.connect(u.juliet, 'balcony');
+      const nurse = `${u.nurse}@${d.domain}`;
+      const tybalt = `${u.tybalt}@${d.domain}`;
+      const rosterGet = (ver: string): Element =>
+        xml('iq', { type: 'get' }, xml('query', { xmlns: ROSTER, ver }));
+      const rosterSet = (jid: string, name: string): Element =>
+        xml('iq', { type: 'set' }, xml('query', { xmlns: ROSTER }, xml('item', { jid, name })));
+
+      await juliet.iq(rosterGet(''));
+      await juliet.iq(rosterSet(nurse, 'Nurse'));
+      await juliet.inbox.next(isRosterPush(nurse), 'the push for the nurse');
+
+      // §2.6.2: ver='' is a client that caches the roster but has none yet: the full roster, with a version.
+      const full = await juliet.iq(rosterGet(''));
+      const query = full.getChild('query', ROSTER)!;
+      const v1 = String(query.attrs.ver);
+      expect(v1).not.toBe('');
+      expect(query.getChildren('item').map((i) => i.attrs.jid as string)).toEqual([nurse]);
+
+      // §2.6.3: nothing changed since v1: an empty IQ result, no roster.
+      const same = await juliet.iq(rosterGet(v1));
+      expect(same.attrs.type).toBe('result');
+      expect(same.getChild('query', ROSTER)).toBeUndefined();
+
+      await juliet.iq(rosterSet(tybalt, 'Tybalt'));
+      const change = await juliet.inbox.next(isRosterPush(tybalt), 'the push for tybalt');
+      // §2.6.1: every push carries the new version.
+      const v2 = String(change.getChild('query', ROSTER)?.attrs.ver);
+      expect(v2).not.toBe(v1);
+
+      // §2.6.3: with v1 the server sends either the full roster or an empty result followed by pushes.
+      const stale = await juliet.iq(rosterGet(v1));
+      const again = stale.getChild('query', ROSTER);
+      if (again !== undefined) {
+        expect(again.attrs.ver).toBe(v2);
+        expect(again.getChildren('item').map((i) => i.attrs.jid as string)).toEqual(
+          expect.arrayContaining([nurse, tybalt]),
+        );
+      } else {
+        const push = await juliet.inbox.next(isRosterPush(tybalt), 'the push that brings v1 up to date');
+        expect(rosterItem(push).attrs).toMatchObject({ name: 'Tybalt', subscription: 'none' });
+        // The last push carries the version the client is now at; the nurse was there already at v1.
+        expect(push.getChild('query', ROSTER)?.attrs.ver).toBe(v2);
+        expect(juliet.inbox.history.indexOf(stale)).toBeLessThan(juliet.inbox.history.indexOf(push));
+        expect(
+          juliet.inbox.history.filter(isRosterPush(nurse)).length,
+          'the nurse was pushed only for her own roster set',
+        ).toBe(1);
+      }
+    });
+
+    it('approves a pre-approved subscription request on the user’s behalf (RFC 6121 §3.4)', async () => {
+      const u = await cast(d, ['juliet', 'romeo']);
+      const juliet = await online(d, u.juliet, 'balcony');
+      const romeo = await online(d, u.romeo, 'orchard');
+
+      // §3.4.2: <presence id='pg81vx64' to='romeo@example.net' type='subscribed'/> before any request.
+      await juliet.send(xml('presence', { id: 'pg81vx64', to: romeo.bare, type: 'subscribed' }));
+      const noted = await juliet.inbox.next(isRosterPush(romeo.bare), 'the push noting the pre-approval');
+      expect(rosterItem(noted).attrs).toMatchObject({ subscription: 'none', approved: 'true' });
+
+      // §3.4.1: the contact's later request is answered by the server, not delivered to the user.
+      await romeo.send(xml('presence', { id: 'xk3h1v69', to: juliet.bare, type: 'subscribe' }));
+      await romeo.inbox.next(isPresence(juliet.bare, 'subscribed'), 'the automatic approval');
+      const to = await romeo.inbox.next(isRosterPush(juliet.bare, 'to'), "romeo's push: subscription to");
+      expect(rosterItem(to).attrs.ask).toBeUndefined();
+      await romeo.inbox.next(isPresence(juliet.jid), "juliet's presence, now that romeo is subscribed");
+      await juliet.inbox.next(isRosterPush(romeo.bare, 'from'), "juliet's push: subscription from");
+
+      // The roster get is answered in juliet's partition after anything the request caused there.
+      const mine = await juliet.iq(xml('iq', { type: 'get' }, xml('query', { xmlns: ROSTER })));
+      expect(mine.getChild('query', ROSTER)?.getChild('item')?.attrs).toMatchObject({
+        jid: romeo.bare,
+        subscription: 'from',
+      });
+      expect(juliet.inbox.history.filter(isPresence(romeo.bare, 'subscribe'))).toEqual([]);
+      const theirs = await romeo.iq(xml('iq', { type: 'get' }, xml('query', { xmlns: ROSTER })));
+      expect(theirs.getChild('query', ROSTER)?.getChild('item')?.attrs).toMatchObject({
+        jid: juliet.bare,
+        subscription: 'to',
+      });
+    });
+
+    it('ends subscriptions with unsubscribe and unsubscribed: pushes on both sides and unavailable presence (RFC 6121 §3.2, §3.3)', async () => {
+      const u = await cast(d, ['romeo', 'juliet']);
+      const romeo = await online(d, u.romeo, 'orchard');
+      const juliet = await online(d, u.juliet, 'balcony');
+      await befriend(romeo, juliet);
+
+      // §3.3.1: the user unsubscribes from the contact's presence: <presence id='ul4bs71n' type='unsubscribe'/>.
+      await romeo.send(xml('presence', { id: 'ul4bs71n', to: juliet.bare, type: 'unsubscribe' }));
+      // §3.3.2: the user's server pushes subscription 'from' (was 'both').
+      await romeo.inbox.next(isRosterPush(juliet.bare, 'from'), "romeo's push: subscription from");
+      // §3.3.3: the contact's server delivers the request, pushes 'to', and sends unavailable from each resource.
+      const request = await juliet.inbox.next(isPresence(romeo.bare, 'unsubscribe'), 'the unsubscribe');
+      expect(request.attrs.from).toBe(romeo.bare);
+      await juliet.inbox.next(isRosterPush(romeo.bare, 'to'), "juliet's push: subscription to");
+      await romeo.inbox.next(isPresence(juliet.jid, 'unavailable'), "juliet's unavailable presence");
+
+      // §3.2.1: the user cancels the contact's subscription: <presence id='ij5b1v7g' type='unsubscribed'/>.
+      await romeo.send(xml('presence', { id: 'ij5b1v7g', to: juliet.bare, type: 'unsubscribed' }));
+      // §3.2.2: the user's server pushes 'none' and sends unavailable from each of the user's resources.
+      await romeo.inbox.next(isRosterPush(juliet.bare, 'none'), "romeo's push: subscription none");
+      await juliet.inbox.next(isPresence(romeo.jid, 'unavailable'), "romeo's unavailable presence");
+      // §3.2.3: the contact's server delivers the cancellation and pushes 'none'.
+      await juliet.inbox.next(isPresence(romeo.bare, 'unsubscribed'), 'the cancellation');
+      await juliet.inbox.next(isRosterPush(romeo.bare, 'none'), "juliet's push: subscription none");
+
+      // Neither side receives the other's presence any more (RFC 6121 §4.4.2).
+      await romeo.send(xml('presence', {}, xml('show', {}, 'away')));
+      await juliet.send(xml('presence', {}, xml('show', {}, 'xa')));
+      await Promise.all([
+        romeo.inbox.next(
+          (s) => isPresence(romeo.jid)(s) && s.getChildText('show') === 'away',
+          'own reflection',
+        ),
+        juliet.inbox.next(
+          (s) => isPresence(juliet.jid)(s) && s.getChildText('show') === 'xa',
+          'own reflection',
+        ),
+      ]);
+      // Each broadcast was handed on before its reflection came back; a barrier from the contact
+      // then one to oneself (answered in one's own partition) comes after anything it delivered.
+      await barrier(romeo, juliet.bare);
+      await barrier(juliet, romeo.bare);
+      await Promise.all([barrier(juliet, juliet.bare), barrier(romeo, romeo.bare)]);
+      expect(
+        juliet.inbox.history.filter((s) => isPresence(romeo.jid)(s) && s.getChildText('show') === 'away'),
+      ).toEqual([]);
+      expect(
+        romeo.inbox.history.filter((s) => isPresence(juliet.jid)(s) && s.getChildText('show') === 'xa'),
+      ).toEqual([]);
+    });
+
+    it('keeps bare-JID chat away from negative-priority resources and stores it offline when only those are online (RFC 6121 §8.5.2.1.1, §8.5.2.2.1)', async () => {
+      const u = await cast(d, ['juliet', 'romeo']);
+      const juliet = await online(d, u.juliet, 'balcony');
+      const shy = await online(d, u.romeo, 'shy', [xml('priority', {}, '-1')]);
+      const desk = await online(d, u.romeo, 'desk', [xml('priority', {}, '0')]);
+      await shy.inbox.next(isPresence(desk.jid), "desk's presence, seen by shy");
+
+      await juliet.send(chat(shy.bare, 'neg-1', 'To the one who listens'));
+      await desk.inbox.next(isMessage('neg-1'), 'the chat at the non-negative resource');
+
+      // §8.5.2.2: all available resources with negative priority count as none: offline storage.
+      await desk.stop();
+      await shy.inbox.next(isPresence(desk.jid, 'unavailable'), "desk's unavailable presence, seen by shy");
+      await juliet.send(chat(shy.bare, 'neg-2', 'Is anyone there?'));
+      // Same sender, same recipient, in order (RFC 6120 §10.1): shy would have had neg-1 and neg-2 by now.
+      await juliet.send(chat(shy.jid, 'neg-3', 'Only to the shy one'));
+      await shy.inbox.next(isMessage('neg-3'), 'the full-JID chat at the negative resource');
+      expect(shy.inbox.history.filter((s) => isMessage('neg-1')(s) || isMessage('neg-2')(s))).toEqual([]);
+
+      const back = await online(d, u.romeo, 'desk', [xml('priority', {}, '0')]);
+      const stored = await back.inbox.next(isMessage('neg-2'), 'the stored chat at the next login');
+      expect(stored.getChild('delay', 'urn:xmpp:delay')?.attrs.from).toBe(d.domain);
+    });
+
+    it('delivers a headline to every non-negative resource and bounces groupchat to a bare JID (RFC 6121 §8.5.2.1.2, §8.5.2.1.3, §8.5.2.2.3)', async () => {
+      const u = await cast(d, ['juliet', 'romeo', 'tybalt']);
+      const juliet = await online(d, u.juliet, 'balcony');
+      const shy = await online(d, u.romeo, 'shy', [xml('priority', {}, '-1')]);
+      const low = await online(d, u.romeo, 'low', [xml('priority', {}, '1')]);
+      const high = await online(d, u.romeo, 'high', [xml('priority', {}, '5')]);
+      await shy.inbox.next(isPresence(high.jid), "high's presence, seen by shy");
+      await low.inbox.next(isPresence(high.jid), "high's presence, seen by low");
+
+      await juliet.send(
+        xml('message', { to: low.bare, type: 'headline', id: 'news-1' }, xml('body', {}, 'Verona news')),
+      );
+      await Promise.all([
+        low.inbox.next(isMessage('news-1'), 'the headline at low'),
+        high.inbox.next(isMessage('news-1'), 'the headline at high'),
+      ]);
+
+      const groupchat = (to: string, id: string): Element =>
+        xml('message', { to, type: 'groupchat', id }, xml('body', {}, 'Hear ye'));
+      for (const [to, id] of [
+        [low.bare, 'gc-1'],
+        [`${u.tybalt}@${d.domain}`, 'gc-2'],
+      ] as const) {
+        await juliet.send(groupchat(to, id));
+        const bounced = await juliet.inbox.next(isMessage(id), `the groupchat error for ${to}`);
+        expect(bounced.attrs).toMatchObject({ type: 'error', from: to, to: juliet.jid });
+        expect(
+          bounced.getChild('error')?.getChild('service-unavailable', 'urn:ietf:params:xml:ns:xmpp-stanzas'),
+        ).toBeDefined();
+      }
+
+      // Same sender, same recipient, in order: neither the headline nor the groupchat reached shy.
+      await juliet.send(chat(shy.jid, 'shy-1', 'Only to the shy one'));
+      await shy.inbox.next(isMessage('shy-1'), 'the full-JID chat at shy');
+      expect(shy.inbox.history.filter((s) => isMessage('news-1')(s) || isMessage('gc-1')(s))).toEqual([]);
+      expect(high.inbox.history.filter(isMessage('gc-1'))).toEqual([]);
+    });
+
+    it('lets a contact read the vCard the user set, but not change it (XEP-0054 §3.1, §3.2)', async () => {
+      const u = await cast(d, ['juliet', 'romeo']);
+      const juliet = await d.connect(u.juliet, 'balcony');
+      const romeo = await d.connect(u.romeo, 'orchard');
+      // XEP-0054 Example 4, abridged.
+      const vcard = xml(
+        'vCard',
+        { xmlns: 'vcard-temp' },
+        xml('FN', {}, 'Peter Saint-Andre'),
+        xml('N', {}, xml('FAMILY', {}, 'Saint-Andre'), xml('GIVEN', {}, 'Peter')),
+        xml('NICKNAME', {}, 'stpeter'),
+      );
+      await juliet.iq(xml('iq', { type: 'set', id: 'v2' }, vcard));
+
+      const read = await romeo.iq(
+        xml('iq', { type: 'get', to: juliet.bare, id: 'v3' }, xml('vCard', { xmlns: 'vcard-temp' })),
+      );
+      const got = read.getChild('vCard', 'vcard-temp');
+      expect(got?.getChildText('FN')).toBe('Peter Saint-Andre');
+      expect(got?.getChild('N')?.getChildText('GIVEN')).toBe('Peter');
+      expect(got?.getChildText('NICKNAME')).toBe('stpeter');
+
+      await expect(
+        romeo.iq(
+          xml(
+            'iq',
+            { type: 'set', to: juliet.bare },
+            xml('vCard', { xmlns: 'vcard-temp' }, xml('FN', {}, 'Romeo')),
+          ),
+        ),
+      ).rejects.toMatchObject({ condition: 'forbidden' });
+      const still = await romeo.iq(
+        xml('iq', { type: 'get', to: juliet.bare }, xml('vCard', { xmlns: 'vcard-temp' })),
+      );
+      expect(still.getChild('vCard', 'vcard-temp')?.getChildText('FN')).toBe('Peter Saint-Andre');
+    });
+
+    it('stores private XML for its owner only and refuses reserved namespaces (XEP-0049 §3)', async () => {
+      const u = await cast(d, ['hamlet', 'romeo']);
+      const hamlet = await d.connect(u.hamlet, 'castle');
+      const romeo = await d.connect(u.romeo, 'orchard');
+      const exodus = (...children: Element[]): Element =>
+        xml('query', { xmlns: 'jabber:iq:private' }, xml('exodus', { xmlns: 'exodus:prefs' }, ...children));
+
+      // XEP-0049 Examples 1 and 3: store, then get, the exodus:prefs fragment.
+      await hamlet.iq(xml('iq', { type: 'set', id: '1001' }, exodus(xml('defaultnick', {}, 'Hamlet'))));
+      const got = await hamlet.iq(xml('iq', { type: 'get', id: '1001' }, exodus()));
+      expect(
+        got
+          .getChild('query', 'jabber:iq:private')
+          ?.getChild('exodus', 'exodus:prefs')
+          ?.getChildText('defaultnick'),
+      ).toBe('Hamlet');
+
+      // §3: another user's private data is off limits.
+      await expect(romeo.iq(xml('iq', { type: 'get', to: hamlet.bare }, exodus()))).rejects.toMatchObject({
+        condition: 'forbidden',
+      });
+      await expect(
+        romeo.iq(xml('iq', { type: 'set', to: hamlet.bare }, exodus(xml('defaultnick', {}, 'Romeo')))),
+      ).rejects.toMatchObject({ condition: 'forbidden' });
+      const unchanged = await hamlet.iq(xml('iq', { type: 'get' }, exodus()));
+      expect(
+        unchanged
+          .getChild('query', 'jabber:iq:private')
+          ?.getChild('exodus', 'exodus:prefs')
+          ?.getChildText('defaultnick'),
+      ).toBe('Hamlet');
+
+      // §2: a namespace the protocol itself uses is reserved and not acceptable as private data.
+      await expect(
+        hamlet.iq(
+          xml(
+            'iq',
+            { type: 'set' },
+            xml('query', { xmlns: 'jabber:iq:private' }, xml('query', { xmlns: 'jabber:iq:private' })),
+          ),
+        ),
+      ).rejects.toMatchObject({ condition: 'not-acceptable' });
+    });
+
+    it('answers a last activity query to the server with its uptime (XEP-0012 §5)', async () => {
+      const u = await cast(d, ['romeo']);
+      const romeo = await d.connect(u.romeo, 'orchard');
+      // XEP-0012 Example 5: <iq id='last3' to='montague.net' type='get'><query xmlns='jabber:iq:last'/></iq>
+      const uptime = await romeo.iq(
+        xml('iq', { type: 'get', to: d.domain, id: 'last3' }, xml('query', { xmlns: 'jabber:iq:last' })),
+      );
+      expect(uptime.attrs).toMatchObject({ type: 'result', from: d.domain });
+      const seconds = Number(uptime.getChild('query', 'jabber:iq:last')?.attrs.seconds);
+      expect(Number.isInteger(seconds)).toBe(true);
+      expect(seconds).toBeGreaterThanOrEqual(0);
+    });
+
     it('lets a slixmpp client subscribe, chat and leave with an @xmpp/client user (interop)', async () => {
       const u = await cast(d, ['juliet', 'mercutio']);
       const juliet = await online(d, u.juliet, 'balcony');
