@@ -18,7 +18,39 @@ const suites: Record<string, () => Promise<BenchResult>> = {
   'load-idle': () => runIdleBench(),
   'load-login': () => runLoginBench(),
   'load-messaging': () => runMessagingBench(),
+  'load-cluster': runClusterMessagingBench,
 };
+
+/**
+ * The 500-user messaging sweep for Switchboard's cluster mode (1 edge + 1 or 2 routers + Redis)
+ * against the embedded process and ejabberd: what the Redis hop costs per message
+ * (ARCHITECTURE.md, "Performance budget" counts every process, Redis included).
+ */
+function runClusterMessagingBench(): Promise<BenchResult> {
+  const embedded = 'switchboard';
+  const one = 'switchboard-cluster';
+  const two = 'switchboard-cluster-2r';
+  return runMessagingBench({
+    title: 'Cluster mode: 1:1 messaging (500 online users, rate sweep)',
+    peers: [embedded, 'ejabberd', one, two],
+    rates: [2000, 5000, 10_000, 15_000, 20_000],
+    repeats: 2,
+    ratios: [
+      [one, embedded],
+      [two, embedded],
+      [two, one],
+      [one, 'ejabberd'],
+      [embedded, 'ejabberd'],
+    ],
+    note:
+      'Pinning: every process of a cluster (edge, routers, redis-server) shares CPU 0, as each other ' +
+      'server does, and the generator keeps CPU 1. On this 2-core machine there is no third core, so ' +
+      '2 routers cannot add capacity here: the 1-vs-2-router rows measure what splitting the ' +
+      '64 partitions across two processes costs on the same CPU budget, not how the cluster scales ' +
+      'out. Giving the second router CPU 1 would take it from the generator and measure the two ' +
+      'fighting, so it is not done.',
+  });
+}
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);

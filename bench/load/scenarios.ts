@@ -13,6 +13,7 @@ import { sampleTree, type TreeSample } from './proc-stats.js';
 import { ejabberd } from '../peers/ejabberd.js';
 import { prosody } from '../peers/prosody.js';
 import { switchboard } from '../peers/switchboard.js';
+import { switchboardCluster } from '../peers/switchboard-cluster.js';
 import type { PeerSpec, RunningPeer } from '../peers/peer.js';
 
 export interface BenchReport {
@@ -22,7 +23,11 @@ export interface BenchReport {
 }
 
 export interface CommonOptions {
-  /** Peers to run, by name; default all three. */
+  /**
+   * Peers to run, by name (case-insensitive), run in this order: 'switchboard', 'ejabberd', 'prosody',
+   * 'switchboard-cluster' (1 edge + 1 router + Redis), 'switchboard-cluster-2r' (2 routers).
+   * Default: switchboard, ejabberd and prosody.
+   */
   readonly peers?: readonly string[];
   /** Server on CPU 0 and generator on CPU 1 (taskset); default true when there are two CPUs and taskset. */
   readonly pin?: boolean;
@@ -48,10 +53,26 @@ export interface MessagingOptions extends CommonOptions {
   readonly warmupMs?: number;
   readonly durationMs?: number;
   readonly bodyBytes?: number;
+  /**
+   * Pairs [a, b] of peer names whose ratio a/b is reported at each common rate (CPU per message, p99).
+   * Default: Switchboard against ejabberd and Prosody.
+   */
+  readonly ratios?: readonly (readonly [string, string])[];
+  /** Section title; default `1:1 messaging (N online users, rate sweep)`. */
+  readonly title?: string;
+  /** A paragraph appended to the section (e.g. what the pinning means for the peers compared). */
+  readonly note?: string;
 }
 
 const PASSWORD = 'bench-password';
-const ALL_PEERS: readonly PeerSpec[] = [switchboard, ejabberd, prosody];
+const ALL_PEERS: readonly PeerSpec[] = [
+  switchboard,
+  ejabberd,
+  prosody,
+  switchboardCluster(1),
+  switchboardCluster(2),
+];
+const DEFAULT_PEERS = ['switchboard', 'ejabberd', 'prosody'];
 const SB = 'Switchboard';
 
 const users = (n: number): string[] => Array.from({ length: n }, (_, i) => `u${i}`);
@@ -90,10 +111,16 @@ async function withPeers<T>(
   body: (peer: RunningPeer, gen: Generator) => Promise<T>,
 ): Promise<{ runs: PeerRun<T>[]; pinNote: string }> {
   const pin = pinning(options);
-  const wanted = options.peers?.map(key);
+  const wanted = (options.peers ?? DEFAULT_PEERS).map(key);
+  const unknown = wanted.filter((w) => !ALL_PEERS.some((spec) => key(spec.name) === w));
+  if (unknown.length > 0) {
+    throw new Error(
+      `unknown peer(s) ${unknown.join(', ')}; known: ${ALL_PEERS.map((p) => key(p.name)).join(', ')}`,
+    );
+  }
   const runs: PeerRun<T>[] = [];
   for (const spec of ALL_PEERS) {
-    if (wanted !== undefined && !wanted.includes(key(spec.name))) continue;
+    if (!wanted.includes(key(spec.name))) continue;
     const gen = Generator.start(pin.generator);
     try {
       console.error(`  ${spec.name}: starting with ${accounts} accounts…`);
@@ -346,6 +373,15 @@ export async function runLoginBench(options: LoginOptions = {}): Promise<BenchRe
 
 // ---------------------------------------------------------------- (c) 1:1 messaging
 
+/** A peer's name as the report shows it, for a name given in any case. */
+function displayName(runs: readonly PeerRun<unknown>[], name: string): string {
+  return (
+    runs.find((r) => key(r.name) === key(name))?.name ??
+    ALL_PEERS.find((p) => key(p.name) === key(name))?.name ??
+    name
+  );
+}
+
 interface RatePoint {
   readonly target: number;
   readonly repeats: {
@@ -454,28 +490,46 @@ export async function runMessagingBench(options: MessagingOptions = {}): Promise
     const sustained = r.result.filter((p) => !p.saturated).at(-1)?.target;
     if (sustained !== undefined) figures[`messaging.${key(r.name)}.max_sustained_rate`] = sustained;
   }
-  lines.push('', '**Ratios at the same offered rate (Switchboard / peer):**', '');
+  const pairs: readonly (readonly [string, string])[] = (
+    options.ratios ?? [
+      [SB, 'ejabberd'],
+      [SB, 'Prosody'],
+    ]
+  ).map(([a, b]) => [displayName(runs, a), displayName(runs, b)] as const);
+  // Switchboard-vs-peer figures keep their historical keys; any other pair is named after both.
+  const ratioKey = (rate: number, metric: string, a: string, b: string): string =>
+    a === SB
+      ? `messaging.${rate}.${metric}.ratio_vs_${key(b)}`
+      : `messaging.${rate}.${metric}.${key(a)}_vs_${key(b)}`;
+  const allSb = pairs.every(([a]) => a === SB);
   lines.push(
-    '| offered msgs/s | CPU per msg vs ejabberd | CPU per msg vs Prosody | p99 vs ejabberd | p99 vs Prosody |',
+    '',
+    `**Ratios at the same offered rate (${allSb ? 'Switchboard / peer' : 'first / second'}):**`,
+    '',
   );
-  lines.push('|---:|---:|---:|---:|---:|');
+  const metrics = ['cpu', 'p99'] as const;
+  const metricName = { cpu: 'CPU per msg', p99: 'p99' };
+  lines.push(
+    `| offered msgs/s | ${metrics
+      .flatMap((m) => pairs.map(([a, b]) => `${metricName[m]} ${allSb ? `vs ${b}` : `${a} / ${b}`}`))
+      .join(' | ')} |`,
+  );
+  lines.push(`|---:|${metrics.flatMap(() => pairs.map(() => '---:')).join('|')}|`);
   for (const rate of rates) {
-    const sb = point(SB, rate);
-    if (sb === undefined) continue;
+    if (!pairs.some(([a]) => point(a, rate) !== undefined)) continue;
     const sat = (name: string): string => (point(name, rate)?.saturated === true ? ' (sat.)' : '');
-    const cells = [fmt(rate) + sat(SB)];
-    for (const metric of ['cpu', 'p99'] as const) {
-      for (const peer of ['ejabberd', 'Prosody']) {
-        const other = point(peer, rate);
+    const cells = [fmt(rate)];
+    for (const metric of metrics) {
+      for (const [an, bn] of pairs) {
         const v = (p: RatePoint | undefined): number | undefined =>
           p === undefined
             ? undefined
             : median(p.repeats.map((x) => (metric === 'cpu' ? cpuPer1k(x) : x.m.p99Ms)));
-        const a = v(sb);
-        const b = v(other);
-        if (a !== undefined && b !== undefined && b !== 0)
-          figures[`messaging.${rate}.${metric}.ratio_vs_${key(peer)}`] = a / b;
-        cells.push(ratio(a, b) + sat(peer));
+        const a = v(point(an, rate));
+        const b = v(point(bn, rate));
+        if (a !== undefined && b !== undefined && b !== 0) figures[ratioKey(rate, metric, an, bn)] = a / b;
+        const marks = [...new Set([sat(an), sat(bn)])].join('');
+        cells.push(ratio(a, b) + marks);
       }
     }
     lines.push(`| ${cells.join(' | ')} |`);
@@ -486,10 +540,16 @@ export async function runMessagingBench(options: MessagingOptions = {}): Promise
     .join(', ');
   lines.push(
     '',
-    `Highest offered rate sustained: ${maxLine} msgs/s. Ratios below 1× favour Switchboard; at a saturated ` +
-      '(sat.) point latency ratios compare queues, not servers.',
+    `Highest offered rate sustained: ${maxLine} msgs/s. Ratios below 1× favour ` +
+      `${allSb ? 'Switchboard' : 'the first of the pair'}; at a saturated (sat.) point latency ratios compare ` +
+      'queues, not servers.',
   );
-  return { title: `1:1 messaging (${fmt(n)} online users, rate sweep)`, markdown: lines.join('\n'), figures };
+  if (options.note !== undefined) lines.push('', options.note);
+  return {
+    title: options.title ?? `1:1 messaging (${fmt(n)} online users, rate sweep)`,
+    markdown: lines.join('\n'),
+    figures,
+  };
 }
 
 // ---------------------------------------------------------------- standalone entry
