@@ -1,0 +1,120 @@
+import { z } from '@switchboard/kit';
+import { DEFAULT_PARTITIONS } from '@switchboard/protocol';
+import type { AccountFields } from './core/gateway.js';
+
+/** What `build()` needs: the translation's settings, no connections. */
+export interface SmsGatewayConfig {
+  /** The component domain, e.g. `sms.example.com`; contacts are `+E164@` it. */
+  readonly domain: string;
+  /** Country code for national numbers typed by users (`1`, `44`). */
+  readonly defaultCountryCode?: string;
+  /** Most SMS segments one message may take. */
+  readonly maxSegments: number;
+  /** Provider credentials asked for at registration (XEP-0077 fields). */
+  readonly accountFields: AccountFields;
+  /** How long a sent SMS waits for its delivery report. */
+  readonly reportTtlMs: number;
+  readonly name?: string;
+}
+
+const port = z.number().int().min(0).max(65535);
+
+const smppProvider = z.object({
+  kind: z.literal('smpp'),
+  host: z.string().min(1),
+  port: port.default(2775),
+  systemId: z.string().min(1),
+  password: z.string(),
+  systemType: z.string().optional(),
+  throughputPerSecond: z.number().nonnegative().optional(),
+});
+
+const twilioProvider = z.object({
+  kind: z.literal('twilio'),
+  baseUrl: z.string().url().default('https://api.twilio.com'),
+  accountSid: z.string().min(1),
+  authToken: z.string().min(1),
+  /** The gateway's HTTP root as Twilio reaches it; webhook signatures are computed over it. */
+  publicUrl: z.string().url(),
+  webhookPath: z.string().startsWith('/').default('/twilio/sms'),
+  statusPath: z.string().startsWith('/').default('/twilio/status'),
+  timeoutMs: z.number().int().positive().optional(),
+});
+
+export type ProviderConfig = SmsGatewayFileConfig['provider'];
+
+/**
+ * The sms-gateway process's configuration file and environment, validated
+ * once at boot by main.ts (ARCHITECTURE.md, "Configuration").
+ */
+export const smsGatewayConfigSchema = z.object({
+  domain: z.string().min(1).default('sms.localhost'),
+  defaultCountryCode: z
+    .string()
+    .regex(/^[1-9]\d{0,2}$/)
+    .optional(),
+  maxSegments: z.number().int().positive().default(10),
+  /** XEP-0077 field → provider account key, e.g. `{ username: 'accountSid', password: 'authToken' }` for Twilio. */
+  accountFields: z
+    .object({ username: z.string().min(1).optional(), password: z.string().min(1).optional() })
+    .default({}),
+  reportTtlMs: z
+    .number()
+    .int()
+    .positive()
+    .default(72 * 3600_000),
+  name: z.string().optional(),
+  /** `bus`: consume `svc:{domain}` in the cluster; `component`: XEP-0114 against any XMPP server. */
+  transport: z
+    .discriminatedUnion('kind', [
+      z.object({
+        kind: z.literal('bus'),
+        consumer: z.string().min(1).optional(),
+        partitions: z.number().int().positive().default(DEFAULT_PARTITIONS),
+      }),
+      z.object({
+        kind: z.literal('component'),
+        service: z.string().min(1),
+        secret: z.string().min(1),
+      }),
+    ])
+    .default({ kind: 'bus', partitions: DEFAULT_PARTITIONS }),
+  provider: z.discriminatedUnion('kind', [smppProvider, twilioProvider]),
+  queue: z
+    .object({
+      attempts: z.number().int().positive().default(5),
+      backoffMs: z.number().int().positive().default(2000),
+      concurrency: z.number().int().positive().default(4),
+      rateLimit: z
+        .object({ max: z.number().int().positive(), durationMs: z.number().int().positive() })
+        .optional(),
+    })
+    .prefault({}),
+  /** Redis for the bus, the BullMQ queue and registrations; in-process bus and queue and SQLite when absent. */
+  redisUrl: z.string().optional(),
+  dataDir: z.string().default('./data'),
+  /** The HTTP server for /metrics, health and provider webhooks. */
+  http: z
+    .object({
+      port: port.default(9283),
+      host: z.string().default('0.0.0.0'),
+    })
+    .prefault({}),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type SmsGatewayFileConfig = z.output<typeof smsGatewayConfigSchema>;
+
+export function toSmsGatewayConfig(file: SmsGatewayFileConfig): SmsGatewayConfig {
+  const accountFields: Partial<Record<'username' | 'password', string>> = {};
+  if (file.accountFields.username !== undefined) accountFields.username = file.accountFields.username;
+  if (file.accountFields.password !== undefined) accountFields.password = file.accountFields.password;
+  return {
+    domain: file.domain,
+    maxSegments: file.maxSegments,
+    accountFields,
+    reportTtlMs: file.reportTtlMs,
+    ...(file.defaultCountryCode === undefined ? {} : { defaultCountryCode: file.defaultCountryCode }),
+    ...(file.name === undefined ? {} : { name: file.name }),
+  };
+}

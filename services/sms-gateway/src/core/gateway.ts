@@ -1,0 +1,475 @@
+import { tryParseJid, type Jid } from '@switchboard/jid';
+import type { Logger } from '@switchboard/kit';
+import { xml, type Element } from '@switchboard/xml';
+import {
+  ProviderError,
+  type DeliveryReport,
+  type InboundSms,
+  type SmsProvider,
+} from '../providers/provider.js';
+import type { FailedJob, OutboundJob, OutboundQueue } from '../queue/queue.js';
+import { NumberTakenError, type Registration, type Registrations } from '../registrations/registrations.js';
+import type { Incoming, Transport } from '../transports/transport.js';
+import { DEFAULT_KEYWORD_REPLIES, keywordOf, type KeywordReplies } from './keywords.js';
+import type { GatewayMetrics } from './metrics.js';
+import { isE164, normalizeNumber } from './numbers.js';
+import { StanzaError, errorReply } from './stanza-error.js';
+
+export const NS_REGISTER = 'jabber:iq:register';
+export const NS_GATEWAY = 'jabber:iq:gateway';
+export const NS_DISCO_INFO = 'http://jabber.org/protocol/disco#info';
+export const NS_DISCO_ITEMS = 'http://jabber.org/protocol/disco#items';
+export const NS_RECEIPTS = 'urn:xmpp:receipts';
+export const NS_OOB = 'jabber:x:oob';
+
+/** XEP-0077 fields that carry provider credentials, e.g. a Twilio account SID (username) and token (password). */
+export type AccountField = 'username' | 'password';
+
+/** Which XEP-0077 field fills which key of the provider's `OutboundSms.account`, e.g. `{ username: 'accountSid' }`. */
+export type AccountFields = Readonly<Partial<Record<AccountField, string>>>;
+
+export interface GatewayOptions {
+  /** The component domain, e.g. `sms.example.com`. */
+  readonly domain: string;
+  readonly transport: Pick<Transport, 'send'>;
+  readonly provider: Pick<SmsProvider, 'name' | 'send'>;
+  readonly registrations: Registrations;
+  readonly queue: Pick<OutboundQueue, 'enqueue'>;
+  readonly logger: Logger;
+  readonly metrics?: GatewayMetrics;
+  /** Country code for national numbers (`1`, `44`); without it only international input is accepted. */
+  readonly defaultCountryCode?: string;
+  /** Most segments one message may take. */
+  readonly maxSegments: number;
+  /** Segment count of a text (GSM-7/UCS-2 rules); without it a plain length cap of `maxSegments × 153` characters applies. */
+  readonly segmentsOf?: (text: string) => number;
+  /** Provider credentials asked for at registration. Default none. */
+  readonly accountFields?: AccountFields;
+  /** How long a sent SMS waits for its delivery report. Default 72 h. */
+  readonly reportTtlMs?: number;
+  readonly keywordReplies?: KeywordReplies;
+  /** The gateway's name in disco#info. */
+  readonly name?: string;
+}
+
+/** Characters per segment of a concatenated GSM-7 SMS (3GPP TS 23.040 §9.2.3.24.1 leaves 153 of 160). */
+const GSM7_SEGMENT_CHARS = 153;
+
+/**
+ * The translation between XMPP and SMS. It sees stanzas and provider events
+ * only; how they arrive (bus or XEP-0114) is the transport's business.
+ */
+export class SmsGateway {
+  private readonly domain: string;
+  private readonly log: Logger;
+  private readonly accountFields: readonly (readonly [AccountField, string])[];
+  private readonly replies: KeywordReplies;
+  private readonly reportTtlMs: number;
+
+  constructor(private readonly options: GatewayOptions) {
+    this.domain = options.domain.toLowerCase();
+    this.log = options.logger;
+    this.accountFields = Object.entries(options.accountFields ?? {}) as [AccountField, string][];
+    this.replies = options.keywordReplies ?? DEFAULT_KEYWORD_REPLIES;
+    this.reportTtlMs = options.reportTtlMs ?? 72 * 3600_000;
+  }
+
+  /** The features disco#info announces (XEP-0030). */
+  get features(): readonly string[] {
+    return [NS_DISCO_INFO, NS_DISCO_ITEMS, NS_REGISTER, NS_GATEWAY, NS_RECEIPTS, NS_OOB];
+  }
+
+  contactJid(number: string): string {
+    return `${number}@${this.domain}`;
+  }
+
+  // ---- XMPP → gateway ----
+
+  /** Handles one stanza addressed to the gateway's domain. Rejects only on infrastructure failures (then redeliver). */
+  async handleStanza(el: Element, incoming: Incoming): Promise<void> {
+    const from = el.attrs['from'] === undefined ? null : tryParseJid(el.attrs['from']);
+    const to = el.attrs['to'] === undefined ? null : tryParseJid(el.attrs['to']);
+    if (from === null || to === null || to.domain !== this.domain) {
+      this.log.debug({ from: el.attrs['from'], to: el.attrs['to'] }, 'stanza not for this gateway');
+      return;
+    }
+    try {
+      if (el.name === 'message') await this.onMessage(el, from, to, incoming);
+      else if (el.name === 'presence') await this.onPresence(el, from, to);
+      else if (el.name === 'iq') await this.onIq(el, from, to);
+    } catch (error) {
+      if (!(error instanceof StanzaError)) throw error;
+      // RFC 6120 §8.3.1: never answer an error with an error.
+      if (el.attrs['type'] !== 'error') await this.send(errorReply(el, error));
+    }
+  }
+
+  private async onMessage(el: Element, from: Jid, to: Jid, incoming: Incoming): Promise<void> {
+    const type = el.attrs['type'] ?? 'normal';
+    if (type === 'error' || type === 'groupchat' || type === 'headline') return;
+    if (to.local === '') {
+      throw new StanzaError('service-unavailable', 'send messages to +<number>@' + this.domain);
+    }
+    const body = el.getChildText('body') ?? '';
+    const urls = el
+      .getChildren('x', NS_OOB)
+      .map((x) => x.getChildText('url')?.trim() ?? '')
+      .filter((url) => url !== '');
+    const text = [body.trim() === '' ? '' : body, ...urls].filter((part) => part !== '').join('\n');
+    if (text === '') {
+      // Chat states, receipts and markers carry no text and have nowhere to go on SMS (RFC 6121 §5.2.3).
+      if (el.getChildElements().length > 0) return;
+      throw new StanzaError('bad-request', 'the message has no body');
+    }
+    const number = this.numberOf(to, 'item-not-found');
+    const sender = await this.options.registrations.get(from.bare().toString());
+    if (sender === null) {
+      throw new StanzaError('registration-required', `register your phone number with ${this.domain} first`);
+    }
+    if (await this.options.registrations.isOptedOut(number, sender.number)) {
+      throw new StanzaError('forbidden', `${number} has opted out (STOP) of messages from ${sender.number}`);
+    }
+    this.checkLength(text);
+    const wantReceipt = el.getChild('request', NS_RECEIPTS) !== undefined && el.attrs['id'] !== undefined;
+    const job: OutboundJob = {
+      id: incoming.id,
+      sms: {
+        id: incoming.id,
+        from: sender.number,
+        to: number,
+        text,
+        wantReport: true,
+        ...(sender.account === undefined ? {} : { account: sender.account }),
+      },
+      sender: from.toString(),
+      contact: to.bare().toString(),
+      stanzaId: el.attrs['id'] ?? '',
+      wantReceipt,
+    };
+    if (await this.options.queue.enqueue(job)) this.options.metrics?.queued.inc();
+    else this.log.info({ jobId: job.id }, 'duplicate stanza; already queued');
+  }
+
+  private checkLength(text: string): void {
+    const max = this.options.maxSegments;
+    if (this.options.segmentsOf !== undefined) {
+      const segments = this.options.segmentsOf(text);
+      if (segments > max) {
+        throw new StanzaError(
+          'not-acceptable',
+          `the message needs ${segments} SMS segments; at most ${max} are allowed`,
+        );
+      }
+    } else if (text.length > max * GSM7_SEGMENT_CHARS) {
+      throw new StanzaError(
+        'not-acceptable',
+        `the message has ${text.length} characters; at most ${max * GSM7_SEGMENT_CHARS} are allowed`,
+      );
+    }
+  }
+
+  /** The E.164 number a contact JID names; `condition` when it names none. */
+  private numberOf(to: Jid, condition: 'item-not-found' | 'jid-malformed'): string {
+    if (isE164(to.local)) return to.local;
+    if (to.local.startsWith('+')) {
+      throw new StanzaError('jid-malformed', `${to.local} is not an E.164 number (+ and up to 15 digits)`);
+    }
+    throw new StanzaError(
+      condition,
+      `${to.local} is not a phone number; contacts are +<E.164>@${this.domain}`,
+    );
+  }
+
+  private async onPresence(el: Element, from: Jid, to: Jid): Promise<void> {
+    const type = el.attrs['type'] ?? 'available';
+    const bare = from.bare().toString();
+    const contact = to.bare().toString();
+    if (to.local !== '' && !isE164(to.local)) return;
+    const registered = (await this.options.registrations.get(bare)) !== null;
+    switch (type) {
+      case 'subscribe':
+        // Auto-approval for registered users (XEP-0100 §4.1.1); others are refused (RFC 6121 §3.2).
+        await this.send(
+          xml('presence', { from: contact, to: bare, type: registered ? 'subscribed' : 'unsubscribed' }),
+        );
+        if (registered) await this.send(this.available(contact, bare));
+        return;
+      case 'unsubscribe':
+        await this.send(xml('presence', { from: contact, to: bare, type: 'unsubscribed' }));
+        return;
+      case 'probe':
+        // RFC 6121 §4.3.2: answer a probe with the current presence.
+        await this.send(
+          registered
+            ? this.available(contact, bare)
+            : xml('presence', { from: contact, to: bare, type: 'unavailable' }),
+        );
+        return;
+      case 'available':
+        // Directed presence at login (XEP-0100 §4.4): the gateway and contacts show as online.
+        if (registered) await this.send(this.available(contact, from.toString()));
+        return;
+      default:
+        return;
+    }
+  }
+
+  private available(from: string, to: string): Element {
+    return xml('presence', { from, to });
+  }
+
+  private async onIq(el: Element, from: Jid, to: Jid): Promise<void> {
+    const type = el.attrs['type'];
+    if (type !== 'get' && type !== 'set') return;
+    const [query] = el.getChildElements();
+    // RFC 6120 §8.2.3: an iq get/set has exactly one payload.
+    if (query === undefined || el.getChildElements().length !== 1) throw new StanzaError('bad-request');
+    const ns = query.getNS();
+    const key = `${type} ${ns}`;
+    let result: Element | null;
+    if (to.local !== '') {
+      if (key === `get ${NS_DISCO_INFO}`) result = this.contactInfo(to);
+      else throw new StanzaError('service-unavailable');
+    } else if (key === `get ${NS_DISCO_INFO}`) result = this.gatewayInfo();
+    else if (key === `get ${NS_DISCO_ITEMS}`) result = xml('query', { xmlns: NS_DISCO_ITEMS });
+    else if (key === `get ${NS_REGISTER}`) result = await this.registrationForm(from);
+    else if (key === `set ${NS_REGISTER}`) result = await this.register(query, from);
+    else if (key === `get ${NS_GATEWAY}`) result = this.gatewayPrompt();
+    else if (key === `set ${NS_GATEWAY}`) result = this.gatewayJid(query);
+    // RFC 6120 §8.4: an iq nobody here understands.
+    else throw new StanzaError('service-unavailable');
+    await this.send(
+      xml('iq', { from: el.attrs['to'], to: el.attrs['from'], id: el.attrs['id'], type: 'result' }, result),
+    );
+  }
+
+  private gatewayInfo(): Element {
+    // XEP-0100 §5: identity category "gateway", type "sms" from the registry.
+    return xml(
+      'query',
+      { xmlns: NS_DISCO_INFO },
+      xml('identity', { category: 'gateway', type: 'sms', name: this.options.name ?? 'SMS gateway' }),
+      ...this.features.map((feature) => xml('feature', { var: feature })),
+    );
+  }
+
+  private contactInfo(to: Jid): Element {
+    this.numberOf(to, 'item-not-found');
+    // Clients ask a contact before requesting receipts (XEP-0184 §6).
+    return xml(
+      'query',
+      { xmlns: NS_DISCO_INFO },
+      xml('identity', { category: 'client', type: 'sms', name: to.local }),
+      xml('feature', { var: NS_DISCO_INFO }),
+      xml('feature', { var: NS_RECEIPTS }),
+    );
+  }
+
+  private async registrationForm(from: Jid): Promise<Element> {
+    const current = await this.options.registrations.get(from.bare().toString());
+    // XEP-0077 §3.1: a registered entity sees <registered/> and its current values.
+    return xml(
+      'query',
+      { xmlns: NS_REGISTER },
+      current === null ? null : xml('registered'),
+      xml(
+        'instructions',
+        {},
+        'Enter your phone number in international form (+15551234567)' +
+          (this.accountFields.length > 0 ? ' and your SMS provider account.' : '.'),
+      ),
+      xml('phone', {}, current?.number ?? ''),
+      ...this.accountFields.map(([field, key]) => xml(field, {}, current?.account?.[key] ?? '')),
+    );
+  }
+
+  private async register(query: Element, from: Jid): Promise<null> {
+    const bare = from.bare().toString();
+    if (query.getChild('remove') !== undefined) {
+      if (!(await this.options.registrations.remove(bare))) throw new StanzaError('registration-required');
+      await this.send(xml('presence', { from: this.domain, to: bare, type: 'unsubscribed' }));
+      await this.send(xml('presence', { from: this.domain, to: bare, type: 'unavailable' }));
+      return null;
+    }
+    const phone = query.getChildText('phone') ?? '';
+    const number = normalizeNumber(phone, this.options.defaultCountryCode);
+    // XEP-0077 §3.1: missing or unusable registration data is not-acceptable.
+    if (number === null)
+      throw new StanzaError('not-acceptable', `${phone || 'an empty value'} is not a phone number`);
+    const account: Record<string, string> = {};
+    for (const [field, key] of this.accountFields) {
+      const value = query.getChildText(field) ?? '';
+      if (value === '') throw new StanzaError('not-acceptable', `the ${field} field is required`);
+      account[key] = value;
+    }
+    const existing = await this.options.registrations.get(bare);
+    const registration: Registration = {
+      jid: bare,
+      number,
+      ...(this.accountFields.length > 0 ? { account } : {}),
+    };
+    try {
+      await this.options.registrations.put(registration);
+    } catch (error) {
+      if (error instanceof NumberTakenError)
+        throw new StanzaError('conflict', `${number} is registered by another user`);
+      throw error;
+    }
+    if (existing === null) {
+      // XEP-0100 §4.1.1: after registering, the gateway asks to share presence with the user.
+      await this.send(xml('presence', { from: this.domain, to: bare, type: 'subscribe' }));
+      await this.send(this.available(this.domain, bare));
+    }
+    return null;
+  }
+
+  private gatewayPrompt(): Element {
+    // XEP-0100 §6.3.1.
+    return xml(
+      'query',
+      { xmlns: NS_GATEWAY },
+      xml('desc', {}, 'Enter the phone number of the contact you would like to add.'),
+      xml('prompt', {}, 'Phone Number'),
+    );
+  }
+
+  private gatewayJid(query: Element): Element {
+    const typed = query.getChildText('prompt') ?? '';
+    const number = normalizeNumber(typed, this.options.defaultCountryCode);
+    if (number === null)
+      throw new StanzaError('jid-malformed', `${typed || 'an empty value'} is not a phone number`);
+    // XEP-0100 §6.3.2: the answer is the JID, in <jid/>.
+    return xml('query', { xmlns: NS_GATEWAY }, xml('jid', {}, this.contactJid(number)));
+  }
+
+  // ---- the queue's worker ----
+
+  /** Sends one queued SMS; a thrown ProviderError tells the queue whether to retry. */
+  async processJob(job: OutboundJob): Promise<void> {
+    // An opt-out may have arrived while the job waited; the gateway's own keyword replies still go.
+    if (job.sender !== '' && (await this.options.registrations.isOptedOut(job.sms.to, job.sms.from))) {
+      throw new ProviderError(`${job.sms.to} has opted out`, false, 'opted-out');
+    }
+    const started = performance.now();
+    const result = await this.options.provider.send(job.sms);
+    this.options.metrics?.providerLatency.observe((performance.now() - started) / 1000);
+    this.options.metrics?.sent.inc();
+    this.options.metrics?.segments.inc(result.segments);
+    if (job.sender === '' || result.providerMessageIds.length === 0) return;
+    await this.options.registrations.rememberSent(
+      {
+        sender: job.sender,
+        contact: job.contact,
+        stanzaId: job.stanzaId,
+        wantReceipt: job.wantReceipt,
+        providerMessageIds: result.providerMessageIds,
+      },
+      this.reportTtlMs,
+    );
+  }
+
+  /** A job failed for good: the sender gets a message error (RFC 6120 §8.3). */
+  async jobFailed(failure: FailedJob): Promise<void> {
+    const { job } = failure;
+    this.options.metrics?.failed.inc({ reason: failure.unrecoverable ? 'refused' : 'exhausted' });
+    this.log.warn({ jobId: job.id, reason: failure.reason, attempts: failure.attempts }, 'SMS failed');
+    if (job.sender === '') return;
+    const error = failure.reason.includes('opted out')
+      ? new StanzaError('forbidden', `${job.sms.to} has opted out (STOP)`)
+      : failure.unrecoverable
+        ? new StanzaError(
+            'not-acceptable',
+            `the SMS provider refused the message: ${failure.reason}`,
+            'cancel',
+          )
+        : new StanzaError('remote-server-timeout', `the SMS could not be sent: ${failure.reason}`);
+    await this.sendError(job.contact, job.sender, job.stanzaId, error);
+  }
+
+  private async sendError(from: string, to: string, id: string, error: StanzaError): Promise<void> {
+    await this.send(
+      xml('message', { from, to, id: id === '' ? undefined : id, type: 'error' }, error.toElement()),
+    );
+  }
+
+  // ---- provider → XMPP ----
+
+  /** A delivery report: a XEP-0184 receipt when one was requested, a message error when the SMS failed. */
+  async report(report: DeliveryReport): Promise<void> {
+    this.options.metrics?.reports.inc({ status: report.status });
+    if (report.status === 'unknown') return;
+    const record = await this.options.registrations.takeSent(report.providerMessageId);
+    if (record === null) {
+      this.log.debug({ providerMessageId: report.providerMessageId }, 'report for an unknown message');
+      return;
+    }
+    if (report.status === 'delivered') {
+      // XEP-0184 §4: the receipt names the id of the message it acknowledges.
+      if (record.wantReceipt) {
+        await this.send(
+          xml(
+            'message',
+            { from: record.contact, to: record.sender },
+            xml('received', { xmlns: NS_RECEIPTS, id: record.stanzaId }),
+          ),
+        );
+      }
+      return;
+    }
+    const detail =
+      report.errorCode === undefined ? report.status : `${report.status}, code ${report.errorCode}`;
+    const error =
+      report.status === 'expired'
+        ? new StanzaError('remote-server-timeout', `the SMS expired before delivery (${detail})`)
+        : new StanzaError('recipient-unavailable', `the SMS was not delivered (${detail})`, 'cancel');
+    await this.sendError(record.contact, record.sender, record.stanzaId, error);
+  }
+
+  /** An inbound SMS: a chat message to the user who registered the number, or a keyword to honour. */
+  async inbound(sms: InboundSms): Promise<void> {
+    const owner = await this.options.registrations.byNumber(sms.to);
+    if (owner === null) {
+      this.options.metrics?.inbound.inc({ kind: 'unknown-number' });
+      this.log.info(
+        { to: sms.to, providerMessageId: sms.providerMessageId },
+        'SMS for an unregistered number dropped',
+      );
+      return;
+    }
+    const keyword = keywordOf(sms.text);
+    if (keyword !== null) {
+      this.options.metrics?.inbound.inc({ kind: keyword });
+      if (keyword !== 'help')
+        await this.options.registrations.setOptOut(sms.from, sms.to, keyword === 'stop');
+      this.log.info({ from: sms.from, to: sms.to, keyword }, 'SMS keyword honoured');
+      await this.options.queue.enqueue({
+        id: `keyword-${sms.providerMessageId}`,
+        sms: {
+          id: `keyword-${sms.providerMessageId}`,
+          from: sms.to,
+          to: sms.from,
+          text: this.replies[keyword],
+          wantReport: false,
+          ...(owner.account === undefined ? {} : { account: owner.account }),
+        },
+        sender: '',
+        contact: this.contactJid(sms.from),
+        stanzaId: '',
+        wantReceipt: false,
+      });
+      return;
+    }
+    this.options.metrics?.inbound.inc({ kind: 'chat' });
+    await this.send(
+      xml(
+        'message',
+        { from: this.contactJid(sms.from), to: owner.jid, type: 'chat', id: `sms-${sms.providerMessageId}` },
+        xml('body', {}, sms.text),
+      ),
+    );
+  }
+
+  private send(el: Element): Promise<void> {
+    return this.options.transport.send(el);
+  }
+}

@@ -1,0 +1,48 @@
+import type {
+  OutboundSms,
+  ProviderContext,
+  ProviderHandlers,
+  SendResult,
+  SmsProvider,
+} from '../../providers/provider.js';
+import { Inbox } from './inbox.js';
+
+/**
+ * A test double of our own SmsProvider interface: records every send, answers
+ * with scripted outcomes (an error to throw, or success), and lets the test
+ * play the provider's side of inbound SMS and delivery reports.
+ */
+export class TestProvider implements SmsProvider {
+  readonly name = 'test';
+  readonly sent = new Inbox<OutboundSms>();
+  private handlers: ProviderHandlers | undefined;
+  private readonly script: (Error | null)[] = [];
+  private counter = 0;
+
+  /** The next sends throw these errors in order (null = succeed); afterwards sends succeed. */
+  scriptOutcomes(...outcomes: (Error | null)[]): void {
+    this.script.push(...outcomes);
+  }
+
+  start(handlers: ProviderHandlers, _context: ProviderContext): Promise<void> {
+    this.handlers = handlers;
+    return Promise.resolve();
+  }
+
+  send(sms: OutboundSms): Promise<SendResult> {
+    this.sent.push(sms);
+    const outcome = this.script.shift();
+    if (outcome !== undefined && outcome !== null) return Promise.reject(outcome);
+    this.counter++;
+    return Promise.resolve({ providerMessageIds: [`pm-${this.counter}`], segments: 1 });
+  }
+
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  get events(): ProviderHandlers {
+    if (this.handlers === undefined) throw new Error('provider not started');
+    return this.handlers;
+  }
+}

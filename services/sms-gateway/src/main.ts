@@ -1,0 +1,128 @@
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { createMemoryBus, createRedisBus, type Bus } from '@switchboard/bus';
+import { bootConfig, buildOpsServer, createLogger, createMetrics, createShutdown } from '@switchboard/kit';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { build, createProvider } from './app.js';
+import { smsGatewayConfigSchema, toSmsGatewayConfig } from './config.js';
+import { createBullQueue } from './queue/bullmq.js';
+import { createMemoryQueue } from './queue/memory.js';
+import type { OutboundQueue } from './queue/queue.js';
+import { createRedisRegistrations } from './registrations/redis.js';
+import type { Registrations } from './registrations/registrations.js';
+import { openSqliteRegistrations } from './registrations/sqlite.js';
+import { busTransport } from './transports/bus.js';
+import { componentTransport } from './transports/component.js';
+import type { Transport } from './transports/transport.js';
+
+// The sms-gateway process. Config is read here and only here (ARCHITECTURE.md, "Configuration").
+const file = bootConfig(smsGatewayConfigSchema);
+const config = toSmsGatewayConfig(file);
+const logger = createLogger({
+  service: 'sms-gateway',
+  level: file.logLevel,
+  bindings: { domain: config.domain },
+});
+const metrics = createMetrics({ service: 'sms-gateway' });
+const shutdown = createShutdown({ logger });
+let started = false;
+const http = buildOpsServer({ metrics, ready: () => started, logger, shutdown });
+
+const onConnectionError = (err: Error): void => logger.warn({ err }, 'redis connection error');
+const queueOptions = {
+  attempts: file.queue.attempts,
+  backoffMs: file.queue.backoffMs,
+  concurrency: file.queue.concurrency,
+  ...(file.queue.rateLimit === undefined ? {} : { rateLimit: file.queue.rateLimit }),
+};
+
+let redis: Redis | undefined;
+let registrations: Registrations;
+let queue: OutboundQueue;
+if (file.redisUrl === undefined) {
+  registrations = openSqliteRegistrations({ path: join(file.dataDir, 'sms-gateway.db') });
+  queue = createMemoryQueue(queueOptions);
+} else {
+  redis = new Redis(file.redisUrl);
+  redis.on('error', onConnectionError);
+  registrations = createRedisRegistrations({ redis });
+  const url = new URL(file.redisUrl);
+  queue = createBullQueue({
+    ...queueOptions,
+    // One queue per provider: the rate limit is the provider's.
+    name: `sms-${file.provider.kind}`,
+    connection: {
+      host: url.hostname,
+      port: Number(url.port || 6379),
+      ...(url.password === '' ? {} : { password: decodeURIComponent(url.password) }),
+      ...(url.username === '' ? {} : { username: decodeURIComponent(url.username) }),
+      ...(url.pathname.length > 1 ? { db: Number(url.pathname.slice(1)) } : {}),
+      // BullMQ workers block on Redis; they need unlimited retries per request.
+      maxRetriesPerRequest: null,
+    },
+  });
+}
+
+let bus: Bus | undefined;
+let transport: Transport;
+if (file.transport.kind === 'bus') {
+  bus =
+    file.redisUrl === undefined
+      ? createMemoryBus()
+      : createRedisBus({ url: file.redisUrl, onConnectionError });
+  if (file.redisUrl === undefined)
+    logger.warn('bus transport without redisUrl: only this process can reach the gateway');
+  transport = busTransport({
+    bus,
+    domain: config.domain,
+    partitions: file.transport.partitions,
+    consumer: file.transport.consumer ?? `${hostname()}-sms`,
+    logger,
+  });
+} else {
+  transport = componentTransport({
+    service: file.transport.service,
+    domain: config.domain,
+    secret: file.transport.secret,
+    logger,
+  });
+}
+
+const provider = createProvider(file.provider, config.maxSegments, logger);
+// The ops server doubles as the webhook server; only its logger's static type differs from FastifyInstance's.
+const webhooks = http as unknown as FastifyInstance;
+const app = build(config, { transport, provider, registrations, queue, http: webhooks, logger, metrics });
+
+metrics.gauge({
+  name: 'sms_queue_jobs',
+  help: 'Outbound SMS jobs by state',
+  labelNames: ['state'],
+  async collect() {
+    const counts = await queue.counts();
+    for (const state of ['waiting', 'active', 'delayed', 'failed', 'completed'] as const) {
+      this.set({ state }, counts[state]);
+    }
+  },
+});
+
+// Ordered: stop taking stanzas and finish running sends, then close the HTTP server and clients, Redis last.
+shutdown.register('gateway', 'drain', () => app.stop());
+shutdown.register('http', 'close-clients', () => http.close());
+shutdown.register('registrations', 'close-clients', () => registrations.close());
+shutdown.register('bus', 'close-clients', async () => {
+  await bus?.close();
+});
+shutdown.register('redis', 'close-clients', async () => {
+  await redis?.quit();
+});
+shutdown.installSignalHandlers();
+
+// Provider webhooks mount on the HTTP server during start(), before it listens.
+await app.start();
+await http.listen({ port: file.http.port, host: file.http.host });
+started = true;
+logger.info(
+  { transport: file.transport.kind, provider: provider.name, port: file.http.port },
+  'sms gateway ready',
+);

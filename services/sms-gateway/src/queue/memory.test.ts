@@ -1,0 +1,4 @@
+import { queueContract } from './queue.contract.js';
+import { createMemoryQueue } from './memory.js';
+
+queueContract('in-process', (options) => Promise.resolve(createMemoryQueue(options)));

@@ -1,0 +1,3 @@
+export { NumberTakenError, type Registration, type Registrations, type SentRecord } from './registrations.js';
+export { openSqliteRegistrations, type SqliteRegistrationsOptions } from './sqlite.js';
+export { createRedisRegistrations, type RedisRegistrationsOptions } from './redis.js';

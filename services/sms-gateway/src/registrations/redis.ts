@@ -1,0 +1,89 @@
+import type { Redis } from 'ioredis';
+import { NumberTakenError, type Registration, type Registrations, type SentRecord } from './registrations.js';
+
+// Compare-and-delete, so a number another user claimed meanwhile stays theirs.
+const RELEASE =
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+
+export interface RedisRegistrationsOptions {
+  readonly redis: Redis;
+  /** Key prefix; default `sms`. */
+  readonly prefix?: string;
+}
+
+/**
+ * Keys carry a hash tag per user or per number (ARCHITECTURE.md, "Delivery
+ * guarantees"): no command spans two slots, so this runs on Redis Cluster.
+ * The number index is claimed first with SET NX, which makes two users
+ * racing for one number see exactly one winner.
+ */
+export function createRedisRegistrations(options: RedisRegistrationsOptions): Registrations {
+  const redis = options.redis;
+  const prefix = options.prefix ?? 'sms';
+  const userKey = (jid: string): string => `${prefix}:user:{${jid}}:registration`;
+  const numberKey = (number: string): string => `${prefix}:number:{${number}}:owner`;
+  const optOutKey = (contact: string): string => `${prefix}:number:{${contact}}:opt-outs`;
+  const sentKey = (providerId: string): string => `${prefix}:sent:{${providerId}}`;
+
+  async function get(jid: string): Promise<Registration | null> {
+    const raw = await redis.get(userKey(jid));
+    return raw === null ? null : (JSON.parse(raw) as Registration);
+  }
+
+  return {
+    get,
+    async byNumber(number) {
+      const jid = await redis.get(numberKey(number));
+      if (jid === null) return null;
+      const registration = await get(jid);
+      // A stale index entry (a crash between the two writes of put/remove) names nobody.
+      return registration?.number === number ? registration : null;
+    },
+    async put(registration) {
+      const claimed = await redis.set(numberKey(registration.number), registration.jid, 'NX');
+      if (claimed === null) {
+        const holder = await redis.get(numberKey(registration.number));
+        if (holder !== registration.jid) {
+          const current = holder === null ? null : await get(holder);
+          if (current?.number === registration.number) throw new NumberTakenError(registration.number);
+          await redis.set(numberKey(registration.number), registration.jid);
+        }
+      }
+      const previous = await get(registration.jid);
+      await redis.set(userKey(registration.jid), JSON.stringify(registration));
+      if (previous !== null && previous.number !== registration.number) await releaseNumber(previous);
+    },
+    async remove(jid) {
+      const previous = await get(jid);
+      if (previous === null) return false;
+      await redis.del(userKey(jid));
+      await releaseNumber(previous);
+      return true;
+    },
+    async setOptOut(contact, own, optedOut) {
+      if (optedOut) await redis.sadd(optOutKey(contact), own);
+      else await redis.srem(optOutKey(contact), own);
+    },
+    async isOptedOut(contact, own) {
+      return (await redis.sismember(optOutKey(contact), own)) === 1;
+    },
+    async rememberSent(record, ttlMs) {
+      const json = JSON.stringify(record);
+      await Promise.all(record.providerMessageIds.map((id) => redis.set(sentKey(id), json, 'PX', ttlMs)));
+    },
+    async takeSent(providerId) {
+      const raw = await redis.getdel(sentKey(providerId));
+      if (raw === null) return null;
+      const record = JSON.parse(raw) as SentRecord;
+      const siblings = record.providerMessageIds.filter((id) => id !== providerId);
+      await Promise.all(siblings.map((id) => redis.del(sentKey(id))));
+      return record;
+    },
+    close: () => Promise.resolve(),
+  };
+
+  /** Drops the number index only if it still names this user. */
+  async function releaseNumber(registration: Registration): Promise<void> {
+    await redis.eval(RELEASE, 1, numberKey(registration.number), registration.jid);
+  }
+}

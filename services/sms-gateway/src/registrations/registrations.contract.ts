@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { NumberTakenError, type Registrations, type SentRecord } from './registrations.js';
+
+/** One suite, both drivers (ARCHITECTURE.md, "Embedded mode"). */
+export function registrationsContract(name: string, open: () => Promise<Registrations>): void {
+  describe(`registrations contract: ${name}`, () => {
+    it('stores a registration and finds it by JID and by number', async () => {
+      const store = await open();
+      await store.put({ jid: 'juliet@example.com', number: '+15551234567', account: { username: 'AC1' } });
+      expect(await store.get('juliet@example.com')).toEqual({
+        jid: 'juliet@example.com',
+        number: '+15551234567',
+        account: { username: 'AC1' },
+      });
+      expect((await store.byNumber('+15551234567'))?.jid).toBe('juliet@example.com');
+      expect(await store.get('romeo@example.com')).toBeNull();
+      expect(await store.byNumber('+15550000000')).toBeNull();
+    });
+
+    it('refuses a number another JID holds and keeps the holder', async () => {
+      const store = await open();
+      await store.put({ jid: 'juliet@example.com', number: '+15551234567' });
+      await expect(store.put({ jid: 'romeo@example.com', number: '+15551234567' })).rejects.toBeInstanceOf(
+        NumberTakenError,
+      );
+      expect((await store.byNumber('+15551234567'))?.jid).toBe('juliet@example.com');
+      expect(await store.get('romeo@example.com')).toBeNull();
+    });
+
+    it('changing the number releases the old one for others', async () => {
+      const store = await open();
+      await store.put({ jid: 'juliet@example.com', number: '+15551234567' });
+      await store.put({ jid: 'juliet@example.com', number: '+15557654321' });
+      expect(await store.byNumber('+15551234567')).toBeNull();
+      expect((await store.byNumber('+15557654321'))?.jid).toBe('juliet@example.com');
+      await store.put({ jid: 'romeo@example.com', number: '+15551234567' });
+      expect((await store.byNumber('+15551234567'))?.jid).toBe('romeo@example.com');
+    });
+
+    it('removal forgets the registration and its number', async () => {
+      const store = await open();
+      await store.put({ jid: 'juliet@example.com', number: '+15551234567' });
+      expect(await store.remove('juliet@example.com')).toBe(true);
+      expect(await store.remove('juliet@example.com')).toBe(false);
+      expect(await store.get('juliet@example.com')).toBeNull();
+      expect(await store.byNumber('+15551234567')).toBeNull();
+    });
+
+    it('records opt-outs per contact and own number, and START clears them', async () => {
+      const store = await open();
+      await store.setOptOut('+15550001111', '+15551234567', true);
+      expect(await store.isOptedOut('+15550001111', '+15551234567')).toBe(true);
+      expect(await store.isOptedOut('+15550001111', '+15557654321')).toBe(false);
+      await store.setOptOut('+15550001111', '+15551234567', false);
+      expect(await store.isOptedOut('+15550001111', '+15551234567')).toBe(false);
+    });
+
+    it('a sent record is taken once, by any of its provider ids', async () => {
+      const store = await open();
+      const record: SentRecord = {
+        sender: 'juliet@example.com/balcony',
+        contact: '+15550001111@sms.example.com',
+        stanzaId: 'msg-1',
+        wantReceipt: true,
+        providerMessageIds: ['seg-1', 'seg-2'],
+      };
+      await store.rememberSent(record, 60_000);
+      expect(await store.takeSent('seg-2')).toEqual(record);
+      expect(await store.takeSent('seg-1')).toBeNull();
+      expect(await store.takeSent('seg-2')).toBeNull();
+    });
+  });
+}
