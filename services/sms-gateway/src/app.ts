@@ -18,6 +18,7 @@ export {
   toSmsGatewayConfig,
   type ProviderConfig,
   type SmsGatewayFileConfig,
+  type SmsGatewaySettings,
 } from './config.js';
 export * from './core/index.js';
 export * from './queue/index.js';

@@ -105,7 +105,13 @@ export const smsGatewayConfigSchema = z.object({
 
 export type SmsGatewayFileConfig = z.output<typeof smsGatewayConfigSchema>;
 
-export function toSmsGatewayConfig(file: SmsGatewayFileConfig): SmsGatewayConfig {
+/** The translation settings of a config file; the standalone's `sms` section has only these and the provider. */
+export type SmsGatewaySettings = Pick<
+  SmsGatewayFileConfig,
+  'domain' | 'defaultCountryCode' | 'maxSegments' | 'accountFields' | 'reportTtlMs' | 'name'
+>;
+
+export function toSmsGatewayConfig(file: SmsGatewaySettings): SmsGatewayConfig {
   const accountFields: Partial<Record<'username' | 'password', string>> = {};
   if (file.accountFields.username !== undefined) accountFields.username = file.accountFields.username;
   if (file.accountFields.password !== undefined) accountFields.password = file.accountFields.password;

@@ -1,5 +1,6 @@
 import { edgeConfigSchema } from '@switchboard/edge';
 import { z } from '@switchboard/kit';
+import { smsGatewayConfigSchema } from '@switchboard/sms-gateway';
 
 /**
  * The single-process default: edge and router on the in-process bus and the
@@ -30,6 +31,32 @@ export const standaloneConfigSchema = z.object({
       components: true,
     })
     .prefault({}),
+  /**
+   * The SMS gateway in this process (off unless present): it reads `svc:{sms.domain}` on the
+   * in-process bus, queues in memory and keeps registrations in SQLite under dataDir. Provider
+   * webhooks (Twilio) are served on `sms.http`.
+   */
+  sms: smsGatewayConfigSchema
+    .pick({
+      domain: true,
+      defaultCountryCode: true,
+      maxSegments: true,
+      accountFields: true,
+      reportTtlMs: true,
+      name: true,
+      provider: true,
+      queue: true,
+    })
+    .extend({
+      http: z
+        .object({
+          /** 0 picks a free port. */
+          port: z.number().int().min(0).max(65535).default(9283),
+          host: z.string().default('127.0.0.1'),
+        })
+        .prefault({}),
+    })
+    .optional(),
   router: z
     .object({
       /** Offline messages kept per user (XEP-0160). */

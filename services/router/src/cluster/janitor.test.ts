@@ -137,8 +137,10 @@ describe('janitor', () => {
       router,
       [1, 2, 3].map((n) => chat('romeo@example.net', BALCONY, `${n}`)),
     );
-    const queued = (await admin.xrange(deliver, '-', '+')).map(([id]) => id);
-    expect(queued).toHaveLength(3);
+    const queuedEntries = await admin.xrange(deliver, '-', '+');
+    expect(queuedEntries).toHaveLength(3);
+    // Each delivery carries the id of the envelope it came from; re-routed copies keep it.
+    const queued = queuedEntries.map(([, fields]) => decodeDelivery(fields[1]!).id);
     await admin.xreadgroup('GROUP', Groups.edge, DEAD, 'COUNT', 1, 'STREAMS', deliver, '>');
     await admin.xreadgroup('GROUP', Groups.edge, JANITOR_CONSUMER, 'COUNT', 1, 'STREAMS', deliver, '>');
 
@@ -156,7 +158,7 @@ describe('janitor', () => {
     const envs = tail.map(([, fields]) => decodeEnvelope(fields[1]!));
     expect(envs.map((e) => [e.kind, e.id])).toEqual([
       ['session-end', 'janitor:edge-dead:end:s1'],
-      ...queued.map((id) => ['message', `janitor:edge-dead:${id}`]),
+      ...queued.map((id) => ['message', id]),
     ]);
     expect(envs.slice(1).every((e) => e.to === BALCONY && e.stage === 'in')).toBe(true);
 
@@ -234,6 +236,39 @@ describe('janitor', () => {
     ]);
     expect(errors[0]!.el.getChild('error')?.getChild('service-unavailable')).toBeDefined();
     expect(await router.store.offline.count(JULIET)).toBe(0);
+  });
+
+  it('re-routes a bare-JID message with its original id, so a session that already got it drops the copy', async () => {
+    const router = await startRouter('router-a');
+    const credentials = await deriveCredentials('secret', 1);
+    await router.store.accounts.create(JULIET, credentials);
+    await router.store.accounts.create('romeo@example.net', credentials);
+    const chamber = `${JULIET}/chamber`;
+    await route(router, [
+      sessionStart(BALCONY, DEAD, 's1'),
+      sessionStart(chamber, 'edge-live', 's2'),
+      sessionStart('romeo@example.net/orchard', 'edge-live', 's3'),
+    ]);
+    await route(router, [availablePresence(BALCONY), availablePresence(chamber)]);
+    const live = Streams.deliver('edge-live');
+    const before = (await admin.xrange(live, '-', '+')).length;
+    // RFC 6121 §8.5.2.1.1: equal priorities, so the bare-JID chat goes to both resources.
+    await route(router, [chat('romeo@example.net/orchard', JULIET, 'both')]);
+    await admin.zadd(Keys.edges(), 1, DEAD);
+    await janitorOn(router).sweep();
+    const stream = Streams.route(partitionOf(JULIET, P));
+    await processed(
+      router,
+      (await admin.xrevrange(stream, '+', '-', 'COUNT', 3)).map(([id]) => id),
+    );
+    const copies = (await admin.xrange(live, '-', '+'))
+      .slice(before)
+      .map(([, f]) => decodeDelivery(f[1]!))
+      .filter((d) => d.kind === 'stanza' && d.to === chamber && d.xml.includes('<body>both</body>'));
+    // The live session may see the stanza twice on the bus, but always under one id, which the
+    // edge writes once (services/edge: a repeated delivery id for a session is dropped).
+    expect(copies.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(copies.map((d) => d.id)).size).toBe(1);
   });
 
   it('runs on one router at a time, and another takes over when it stops', async () => {

@@ -174,8 +174,10 @@ export function createJanitor(options: JanitorOptions): Janitor {
     if (el.name !== 'message' && el.name !== 'presence' && el.name !== 'iq') return undefined;
     const env: Envelope = {
       v: 1,
-      // A new id: the original one was already applied for the recipient (delivered to the dead session).
-      id: `janitor:${edgeId}:${entry.id}`,
+      // The original envelope id, which every delivery of it carries: a session that already got
+      // this stanza (a bare-JID fan-out reached it too) drops the re-routed copy as a repeat, offline
+      // storage keys it by the same id, and a janitor that redoes this sweep changes nothing.
+      id: delivery.id,
       kind: el.name,
       edgeId: '',
       sessionId: '',
