@@ -353,6 +353,22 @@ describe('sms gateway: outbound messages', () => {
     expect(record.wantReceipt).toBe(true);
   });
 
+  it('keeps a delivery report that arrives before the send was recorded, and answers it afterwards', async () => {
+    // A fast SMSC: the receipt comes while the gateway is still storing the message ids.
+    h.provider.beforeResolve = (id) =>
+      h.provider.events.report({ providerMessageId: id, status: 'delivered', at: Date.now() });
+    await send(
+      'message',
+      JULIET,
+      chat(`+15550001111@${DOMAIN}`, 'early-1', 'Quick', "<request xmlns='urn:xmpp:receipts'/>"),
+    );
+    const receipt = await reply(
+      (el) => el.getChild('received', 'urn:xmpp:receipts')?.attrs['id'] === 'early-1',
+      'receipt for the early report',
+    );
+    expect(receipt.attrs).toMatchObject({ from: `+15550001111@${DOMAIN}`, to: JULIET });
+  });
+
   it('turns a failed delivery report into a message error to the sender', async () => {
     await send('message', JULIET, chat(`+15550001111@${DOMAIN}`, 'fail1', 'hello'));
     await waitForSent('pm-1');

@@ -15,6 +15,10 @@ import type { GatewayMetrics } from './metrics.js';
 import { isE164, normalizeNumber } from './numbers.js';
 import { StanzaError, errorReply } from './stanza-error.js';
 
+/** How long, and how many, delivery reports wait for the send that they report on to be recorded. */
+const EARLY_REPORT_TTL_MS = 60_000;
+const EARLY_REPORT_LIMIT = 10_000;
+
 export const NS_REGISTER = 'jabber:iq:register';
 export const NS_GATEWAY = 'jabber:iq:gateway';
 export const NS_DISCO_INFO = 'http://jabber.org/protocol/disco#info';
@@ -366,6 +370,25 @@ export class SmsGateway {
       },
       this.reportTtlMs,
     );
+    // A fast SMSC can report before the ids above were stored: replay what was parked for them.
+    for (const id of result.providerMessageIds) {
+      const early = this.earlyReports.get(id);
+      if (early === undefined) continue;
+      this.earlyReports.delete(id);
+      await this.report(early.report);
+    }
+  }
+
+  /** Reports that arrived before their message's ids were stored, by provider message id. */
+  private readonly earlyReports = new Map<string, { report: DeliveryReport; expires: number }>();
+
+  private parkEarlyReport(report: DeliveryReport): void {
+    const now = Date.now();
+    for (const [id, parked] of this.earlyReports) {
+      if (parked.expires > now && this.earlyReports.size < EARLY_REPORT_LIMIT) break;
+      this.earlyReports.delete(id); // oldest first: Map keeps insertion order
+    }
+    this.earlyReports.set(report.providerMessageId, { report, expires: now + EARLY_REPORT_TTL_MS });
   }
 
   /** A job failed for good: the sender gets a message error (RFC 6120 §8.3). */
@@ -400,7 +423,12 @@ export class SmsGateway {
     if (report.status === 'unknown') return;
     const record = await this.options.registrations.takeSent(report.providerMessageId);
     if (record === null) {
-      this.log.debug({ providerMessageId: report.providerMessageId }, 'report for an unknown message');
+      // Either the send has not finished storing its ids yet, or the message is not ours/expired.
+      this.log.debug(
+        { providerMessageId: report.providerMessageId },
+        'report for an unknown message, parked',
+      );
+      this.parkEarlyReport(report);
       return;
     }
     if (report.status === 'delivered') {

@@ -18,6 +18,8 @@ export class TestProvider implements SmsProvider {
   private handlers: ProviderHandlers | undefined;
   private readonly script: (Error | null)[] = [];
   private counter = 0;
+  /** Runs after a send is accepted and before it resolves, e.g. to report on it before the gateway stored its ids. */
+  beforeResolve: ((providerMessageId: string) => Promise<void>) | null = null;
 
   /** The next sends throw these errors in order (null = succeed); afterwards sends succeed. */
   scriptOutcomes(...outcomes: (Error | null)[]): void {
@@ -34,7 +36,9 @@ export class TestProvider implements SmsProvider {
     const outcome = this.script.shift();
     if (outcome !== undefined && outcome !== null) return Promise.reject(outcome);
     this.counter++;
-    return Promise.resolve({ providerMessageIds: [`pm-${this.counter}`], segments: 1 });
+    const id = `pm-${this.counter}`;
+    const result = { providerMessageIds: [id], segments: 1 };
+    return this.beforeResolve === null ? Promise.resolve(result) : this.beforeResolve(id).then(() => result);
   }
 
   stop(): Promise<void> {
