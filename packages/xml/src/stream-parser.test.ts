@@ -357,6 +357,19 @@ describe.each(ENGINES)('%s engine', (engine) => {
       }
     });
 
+    it('decodes a character split across chunks that follows ASCII input, and the ASCII after it', () => {
+      const snowman = Buffer.from('☃'); // three bytes
+      const { stanzas, errors } = parse([
+        Buffer.from(`${HEADER}<message><body>a`),
+        snowman.subarray(0, 1),
+        snowman.subarray(1),
+        Buffer.from('b</body></message>'),
+        Buffer.from('<message><body>plain</body></message>'),
+      ]);
+      expect(errors).toEqual([]);
+      expect(stanzas.map((el) => el.getChildText('body'))).toEqual(['a☃b', 'plain']);
+    });
+
     it('reports input truncated inside a stanza or the header as not-well-formed at end()', () => {
       expect(conditionOf(`${HEADER}<message><body>hi</bo`)).toBe('not-well-formed');
       expect(conditionOf(`${HEADER}<message`)).toBe('not-well-formed');

@@ -1,4 +1,5 @@
 import { isAscii } from 'node:buffer';
+import { TextDecoder } from 'node:util';
 import type { Attrs, Element } from './element.js';
 import { StreamError } from './errors.js';
 import { createTreeBuilder } from './engine.js';
@@ -31,7 +32,8 @@ export interface StreamParserHandlers {
 export class StreamParser {
   private readonly limits: XmlLimits;
   private readonly engine: XmlEngine | undefined;
-  private decoder = new TextDecoder('utf-8', { fatal: true });
+  /** Created on the first non-ASCII chunk: most streams never need one, and an idle one costs memory. */
+  private decoder: TextDecoder | null = null;
   private builder: TreeBuilder;
   private stopped = false;
 
@@ -45,21 +47,12 @@ export class StreamParser {
   }
 
   private newBuilder(): TreeBuilder {
-    const handlers = this.handlers;
-    const sink: TreeSink = {
-      header: (el) => handlers.streamStart?.(el.attrs, el),
-      element: (el) => handlers.stanza(el),
-      close: () => {
-        this.stopped = true;
-        handlers.streamEnd?.();
-      },
-    };
-    return createTreeBuilder(this.engine, sink, this.limits, 'stream');
+    return createTreeBuilder(this.engine, new HandlersSink(this.handlers), this.limits, 'stream');
   }
 
   /** Whether the parser has stopped, after an error or the end of the stream. */
   get done(): boolean {
-    return this.stopped;
+    return this.stopped || this.builder.closed;
   }
 
   /** Bytes consumed since construction or the last reset. */
@@ -68,7 +61,7 @@ export class StreamParser {
   }
 
   write(chunk: Uint8Array | string): void {
-    if (this.stopped) return;
+    if (this.stopped || this.builder.closed) return;
     let text: string;
     let bytes: number;
     let ascii: boolean;
@@ -76,7 +69,13 @@ export class StreamParser {
       text = chunk;
       bytes = Buffer.byteLength(text);
       ascii = bytes === text.length;
+    } else if (this.decoder === null && isAscii(chunk)) {
+      // No UTF-8 sequence is open, so the text is exactly the bytes.
+      text = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('latin1');
+      bytes = text.length;
+      ascii = true;
     } else {
+      this.decoder ??= new TextDecoder('utf-8', { fatal: true });
       try {
         text = this.decoder.decode(chunk, { stream: true });
       } catch {
@@ -117,9 +116,9 @@ export class StreamParser {
    * stream header or a stanza, or in the middle of a UTF-8 sequence.
    */
   end(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.builder.closed) return;
     try {
-      this.decoder.decode();
+      this.decoder?.decode();
     } catch {
       this.failWith(new StreamError('unsupported-encoding', 'input ends inside a UTF-8 sequence'));
       return;
@@ -139,12 +138,29 @@ export class StreamParser {
   reset(): void {
     this.builder.detached = true;
     this.builder = this.newBuilder();
-    this.decoder = new TextDecoder('utf-8', { fatal: true });
+    this.decoder = null;
     this.stopped = false;
   }
 
   private failWith(err: StreamError): void {
     this.stopped = true;
     this.handlers.error(err);
+  }
+}
+
+/** Forwards a tree builder's events to the handlers: one small object per stream, not closures. */
+class HandlersSink implements TreeSink {
+  constructor(private readonly handlers: StreamParserHandlers) {}
+
+  header(el: Element): void {
+    this.handlers.streamStart?.(el.attrs, el);
+  }
+
+  element(el: Element): void {
+    this.handlers.stanza(el);
+  }
+
+  close(): void {
+    this.handlers.streamEnd?.();
   }
 }

@@ -125,6 +125,8 @@ export abstract class TreeBuilder {
     this.cursorBytes = this.chunkStartBytes = this.totalBytes;
     this.boundaryOffset = -1;
     this.parse(text);
+    // An idle stream must not hold on to its last chunk.
+    this.chunk = '';
     this.chunkStartChars += text.length;
     this.totalBytes += bytes;
     if (this.emitLevel === 1 && this.stack.length === 1) {
@@ -236,6 +238,13 @@ export abstract class TreeBuilder {
         }
       }
     }
+    if (level < this.emitLevel) {
+      // The stream header's scope lives as long as the connection: keep shared constants, not
+      // substrings that pin the whole chunk the header came in.
+      defaultNs = interned(defaultNs);
+      if (prefixes !== undefined)
+        for (const prefix in prefixes) prefixes[prefix] = interned(prefixes[prefix]!);
+    }
     this.nsDefault[level] = defaultNs;
     this.nsDefaultLevel[level] = defaultLevel;
     this.nsPrefixes[level] = prefixes;
@@ -267,6 +276,8 @@ export abstract class TreeBuilder {
       this.markBoundary(this.bytesAtPosition(), this.offset());
       this.sink.header(el);
       if (this.detached) throw DETACHED;
+      // Kept until the stream ends only to match the end tag: the name, not the attributes.
+      this.stack[0] = new Element(interned(el.name));
       return;
     }
     if (level > this.emitLevel) {
@@ -317,6 +328,10 @@ export abstract class TreeBuilder {
           if (el.attrs[key] === undefined) el.attrs[key] = this.lookupOuterPrefix(prefix);
         }
       }
+      // Scopes above the open levels are dead; dropping them frees what their strings pin.
+      this.nsDefault.length = level;
+      this.nsDefaultLevel.length = level;
+      this.nsPrefixes.length = level;
       this.sink.element(el);
       if (this.detached) throw DETACHED;
     } else if (level < this.emitLevel) {
@@ -350,6 +365,15 @@ export abstract class TreeBuilder {
       this.markBoundary(this.bytesAtPosition() - 1, this.offset() - 1);
     }
   }
+}
+
+const KNOWN_STRINGS: ReadonlyMap<string, string> = new Map(
+  [...Object.values(NS), 'stream:stream', 'stream'].map((value) => [value, value]),
+);
+
+/** The shared copy of a well-known namespace or name; `value` itself otherwise. */
+function interned(value: string): string {
+  return KNOWN_STRINGS.get(value) ?? value;
 }
 
 function isNCName(name: string): boolean {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // `pnpm start`: the embedded single-process Switchboard.
+import './young-generation.js';
 import { bootConfig, buildOpsServer, createLogger, createMetrics, createShutdown } from '@switchboard/kit';
 import { build, standaloneConfigSchema } from './app.js';
 

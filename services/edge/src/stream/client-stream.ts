@@ -111,6 +111,11 @@ export interface EdgeContext {
 
 type InputEvent = { kind: 'open'; attrs: Attrs } | { kind: 'element'; el: Element } | { kind: 'end' };
 
+const NO_BINDINGS: readonly ChannelBindingType[] = Object.freeze([]);
+
+/** Delivery ids remembered per session, to drop what the bus repeats after a consumer failed. */
+const RECENT_DELIVERIES = 1024;
+
 /** Remembers the last `capacity` ids, to drop deliveries the at-least-once bus repeats. */
 class RecentIds {
   private readonly set = new Set<string>();
@@ -138,7 +143,6 @@ export class ClientStream implements StreamSink {
   readonly connectedAt = Date.now();
   lastInput = Date.now();
   lastOutput = Date.now();
-  private readonly log: Logger;
   private streamId = '';
   private domain: string;
   private headerSent = false;
@@ -149,12 +153,13 @@ export class ClientStream implements StreamSink {
   private sasl: SaslServer | null = null;
   private saslFailures = 0;
   private channel: TlsChannel | null = null;
-  private bindings: ChannelBindingType[] = [];
+  private bindings: readonly ChannelBindingType[] = NO_BINDINGS;
   private readonly inbox: InputEvent[] = [];
   private busy = false;
   private readonly stanzaBucket: TokenBucket;
   private readonly byteBucket: TokenBucket;
-  private readonly deliveredIds = new RecentIds(1024);
+  /** Created on the first delivery or close order, not with every stream. */
+  private deliveredIds: RecentIds | null = null;
   private closeTimer: NodeJS.Timeout | undefined;
   private resolveClosed!: () => void;
   /** Resolves when the connection is gone and session-end (if any) is queued. */
@@ -170,9 +175,13 @@ export class ClientStream implements StreamSink {
     this.stanzaBucket = new TokenBucket(limits.stanzasPerSecond, limits.stanzaBurst);
     this.byteBucket = new TokenBucket(limits.bytesPerSecond, limits.bytesBurst);
     this.domain = [...ctx.domains][0] ?? 'localhost';
-    this.log = ctx.logger.child({ sessionId: this.sessionId, transport: transport.kind });
     this.refreshTls();
     transport.attach(this);
+  }
+
+  /** Made per message: a few lines per session are logged, and an idle stream should not hold a logger. */
+  private get log(): Logger {
+    return this.ctx.logger.child({ sessionId: this.sessionId, transport: this.transport.kind });
   }
 
   /** The bound full JID, null before resource binding. */
@@ -390,7 +399,7 @@ export class ClientStream implements StreamSink {
     const socket = this.transport.tlsSocket();
     if (socket === null) {
       this.channel = null;
-      this.bindings = [];
+      this.bindings = NO_BINDINGS;
       return;
     }
     const { channel, bindings } = channelBindingsOf(socket);
@@ -482,6 +491,9 @@ export class ClientStream implements StreamSink {
         return;
       case 'success': {
         this.sasl = null;
+        // Channel binding only serves SASL; an authenticated stream never negotiates again.
+        this.channel = null;
+        this.bindings = NO_BINDINGS;
         this.localpart = step.username;
         this.ctx.metrics.logins.inc({ result: 'ok' });
         this.log.info({ user: `${step.username}@${this.domain}` }, 'authenticated');
@@ -683,12 +695,16 @@ export class ClientStream implements StreamSink {
 
   /** Writes a delivery from `deliver:{edgeId}`; repeated ids are dropped (at-least-once bus). */
   deliver(id: string, stanza: string): boolean {
-    if (this.closing || this.deliveredIds.seen(id)) return false;
+    if (this.closing || this.seenDelivery(id)) return false;
     this.transport.sendElement(stanza);
     this.lastOutput = Date.now();
     this.ctx.metrics.stanzasOut.inc();
     this.ctx.metrics.bytesOut.inc(Buffer.byteLength(stanza));
     return true;
+  }
+
+  private seenDelivery(id: string): boolean {
+    return (this.deliveredIds ??= new RecentIds(RECENT_DELIVERIES)).seen(id);
   }
 
   /** Output of one delivery batch goes out together (see Transport.cork). */
@@ -702,7 +718,7 @@ export class ClientStream implements StreamSink {
 
   /** A close order from the router (conflict, account removed, …). */
   closeByOrder(id: string, condition: string, text: string): void {
-    if (this.deliveredIds.seen(id)) return;
+    if (this.seenDelivery(id)) return;
     const known = STREAM_CONDITIONS.has(condition)
       ? (condition as StreamErrorCondition)
       : 'undefined-condition';

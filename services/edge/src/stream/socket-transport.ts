@@ -1,6 +1,15 @@
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
-import { NS, StreamParser, escapeXml, type XmlLimits } from '@switchboard/xml';
+import {
+  NS,
+  StreamParser,
+  escapeXml,
+  type Attrs,
+  type Element,
+  type StreamError,
+  type StreamParserHandlers,
+  type XmlLimits,
+} from '@switchboard/xml';
 import type { StreamSink, Transport } from './transport.js';
 
 /**
@@ -12,6 +21,7 @@ export class SocketTransport implements Transport {
   readonly remoteAddress: string;
   private socket: Socket;
   private sink: StreamSink | null = null;
+  private readonly events: ParserEvents;
   private readonly parser: StreamParser;
   private handshaking = false;
   private disconnected = false;
@@ -24,15 +34,8 @@ export class SocketTransport implements Transport {
     this.socket = socket;
     this.kind = socket instanceof TLSSocket ? 'tls' : 'tcp';
     this.remoteAddress = socket.remoteAddress ?? '';
-    this.parser = new StreamParser(
-      {
-        streamStart: (attrs) => this.sink?.onOpen(attrs),
-        stanza: (el) => this.sink?.onElement(el),
-        streamEnd: () => this.sink?.onStreamEnd(),
-        error: (err) => this.sink?.onParseError(err),
-      },
-      limits,
-    );
+    this.events = new ParserEvents();
+    this.parser = new StreamParser(this.events, limits);
   }
 
   isSecure(): boolean {
@@ -49,6 +52,7 @@ export class SocketTransport implements Transport {
 
   attach(sink: StreamSink): void {
     this.sink = sink;
+    this.events.sink = sink;
     this.listen(this.socket);
   }
 
@@ -153,5 +157,26 @@ export class SocketTransport implements Transport {
 
   uncork(): void {
     this.socket.uncork();
+  }
+}
+
+/** The parser's events, passed to the stream: one small object per connection, not four closures. */
+class ParserEvents implements StreamParserHandlers {
+  sink: StreamSink | null = null;
+
+  streamStart(attrs: Attrs): void {
+    this.sink?.onOpen(attrs);
+  }
+
+  stanza(el: Element): void {
+    this.sink?.onElement(el);
+  }
+
+  streamEnd(): void {
+    this.sink?.onStreamEnd();
+  }
+
+  error(err: StreamError): void {
+    this.sink?.onParseError(err);
   }
 }
