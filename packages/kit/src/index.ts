@@ -34,3 +34,4 @@ export {
 } from './shutdown.js';
 // Services write their config schemas with the same zod (v4 API) that loadConfig walks.
 export { z } from 'zod/v4';
+export { capYoungGeneration } from './young-generation.js';

@@ -3,12 +3,20 @@
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import { createRedisBus } from '@switchboard/bus';
-import { bootConfig, buildOpsServer, createLogger, createMetrics, createShutdown } from '@switchboard/kit';
+import {
+  bootConfig,
+  buildOpsServer,
+  createLogger,
+  createMetrics,
+  createShutdown,
+  capYoungGeneration,
+} from '@switchboard/kit';
 import { createRedisStore } from '@switchboard/store';
 import { build } from './app.js';
 import { edgeConfigSchema } from './config.js';
 import { startEdgeHeartbeat } from './heartbeat.js';
 
+capYoungGeneration();
 // Config is read here and only here (ARCHITECTURE.md, "Configuration").
 const config = bootConfig(
   edgeConfigSchema.refine((c) => c.redisUrl !== undefined, {

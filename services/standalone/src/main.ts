@@ -1,9 +1,16 @@
 #!/usr/bin/env node
 // `pnpm start`: the embedded single-process Switchboard.
-import './young-generation.js';
-import { bootConfig, buildOpsServer, createLogger, createMetrics, createShutdown } from '@switchboard/kit';
+import {
+  bootConfig,
+  buildOpsServer,
+  createLogger,
+  createMetrics,
+  createShutdown,
+  capYoungGeneration,
+} from '@switchboard/kit';
 import { build, standaloneConfigSchema } from './app.js';
 
+capYoungGeneration();
 const config = bootConfig(standaloneConfigSchema);
 const logger = createLogger({ service: 'switchboard', level: config.logLevel });
 const metrics = createMetrics({ service: 'switchboard' });
