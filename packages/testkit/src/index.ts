@@ -1,1 +1,2 @@
 export { startRedisServer, type RedisServer, type RedisServerOptions } from './redis-server.js';
+export { Inbox } from './inbox.js';

@@ -19,6 +19,7 @@ import {
 } from '@switchboard/protocol';
 import { openEmbeddedStore, type Store } from '@switchboard/store';
 import { NS, StreamParser, parseElement, type Attrs, type Element } from '@switchboard/xml';
+import { Inbox } from '@switchboard/testkit';
 import { build, type Edge } from '../src/app.js';
 import { deriveCredentials } from '../src/sasl/index.js';
 import { PARTITIONS, TEST_TLS, startEdge, type TestEdge } from './harness.js';
@@ -29,36 +30,6 @@ const COMPONENTS = [
   { domain: IRC, secret: SECRET },
   { domain: 'sms.localhost', secret: 'another-secret' },
 ];
-
-/** Things that arrive over time, awaited without polling. */
-class Inbox<T> {
-  readonly items: T[] = [];
-  private waiters: { test: (item: T) => boolean; resolve: (item: T) => void }[] = [];
-
-  push(item: T): void {
-    this.items.push(item);
-    this.waiters = this.waiters.filter((w) => {
-      if (!w.test(item)) return true;
-      w.resolve(item);
-      return false;
-    });
-  }
-
-  waitFor(test: (item: T) => boolean, what: string, timeoutMs = 5000): Promise<T> {
-    const found = this.items.find(test);
-    if (found !== undefined) return Promise.resolve(found);
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
-      this.waiters.push({
-        test,
-        resolve: (item) => {
-          clearTimeout(timer);
-          resolve(item);
-        },
-      });
-    });
-  }
-}
 
 interface TestComponent {
   readonly xmpp: Component;

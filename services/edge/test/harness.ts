@@ -10,6 +10,7 @@ import { createLogger, type Metrics } from '@switchboard/kit';
 import { Streams, decodeEnvelope, encodeDelivery, type Delivery, type Envelope } from '@switchboard/protocol';
 import { openEmbeddedStore, type Store } from '@switchboard/store';
 import { NS, StreamParser, type Element } from '@switchboard/xml';
+import { Inbox } from '@switchboard/testkit';
 import { build, type Edge, type EdgeConfigInput, type ListeningPorts } from '../src/app.js';
 import { deriveCredentials } from '../src/sasl/index.js';
 
@@ -21,39 +22,9 @@ export const TEST_TLS = {
 export const CA_FILE = new URL('ca.pem', fixtures).pathname;
 export const PARTITIONS = 4;
 
-/** Waits for something to show up in a list that grows, without polling. */
-class Collector<T> {
-  readonly items: T[] = [];
-  private waiters: { test: (item: T) => boolean; resolve: (item: T) => void }[] = [];
-
-  push(item: T): void {
-    this.items.push(item);
-    this.waiters = this.waiters.filter((w) => {
-      if (!w.test(item)) return true;
-      w.resolve(item);
-      return false;
-    });
-  }
-
-  waitFor(test: (item: T) => boolean, what: string, timeoutMs = 5000): Promise<T> {
-    const found = this.items.find(test);
-    if (found !== undefined) return Promise.resolve(found);
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
-      this.waiters.push({
-        test,
-        resolve: (item) => {
-          clearTimeout(timer);
-          resolve(item);
-        },
-      });
-    });
-  }
-}
-
 /** Reads every route partition the way the router does (group 'router'), so tests see what the edge published. */
 export class RouteTap {
-  private readonly envelopes = new Collector<Envelope>();
+  private readonly envelopes = new Inbox<Envelope>();
   private readonly consumer: Consumer;
 
   constructor(bus: Bus) {
@@ -142,7 +113,7 @@ export const STREAM_HEADER = (to = 'localhost'): string =>
 
 /** A client over raw sockets, for the cases where the test must control every byte. */
 export class RawClient {
-  private readonly elements = new Collector<Element>();
+  private readonly elements = new Inbox<Element>();
   private parser!: StreamParser;
   readonly closed: Promise<void>;
   private socket: Socket;

@@ -19,7 +19,7 @@ import { createMemoryQueue } from '../queue/memory.js';
 import { openSqliteRegistrations } from '../registrations/sqlite.js';
 import type { Registrations, SentRecord } from '../registrations/registrations.js';
 import { busTransport } from '../transports/bus.js';
-import { Inbox } from './test/inbox.js';
+import { Inbox } from '@switchboard/testkit';
 import { TestProvider } from './test/test-provider.js';
 
 const DOMAIN = 'sms.localhost';

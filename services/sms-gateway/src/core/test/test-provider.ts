@@ -5,7 +5,7 @@ import type {
   SendResult,
   SmsProvider,
 } from '../../providers/provider.js';
-import { Inbox } from './inbox.js';
+import { Inbox } from '@switchboard/testkit';
 
 /**
  * A test double of our own SmsProvider interface: records every send, answers
