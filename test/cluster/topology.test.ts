@@ -63,6 +63,20 @@ async function connect(port: number, user: string, resource: string, inbox: Inbo
   return { jid: xmpp.jid?.toString() ?? `${user}@${DOMAIN}/${resource}`, xmpp, closed };
 }
 
+/**
+ * What a real client does after its stream died: try again, a few times. Right after a kill, haproxy
+ * may still pick the dead edge for one attempt until its health check marks it down.
+ */
+async function reconnect(attempt: () => Promise<Connection>, tries = 3): Promise<Connection> {
+  for (let i = 1; ; i++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (i >= tries) throw error;
+    }
+  }
+}
+
 /** A XEP-0199 ping of the server, which the router answers: the stanzas sent before it were accepted. */
 async function ping(conn: Connection, timeoutMs: number): Promise<void> {
   const caller = (conn.xmpp as unknown as { iqCaller: IqCaller }).iqCaller;
@@ -224,7 +238,7 @@ describe('docker-compose topology as processes (haproxy, 3 edges, 2 routers, Red
             // The stream died with message k in flight: the server may or may not have taken it.
             unconfirmed[i]!.add(k);
             reconnections++;
-            conn = await connect(port, sender, `out-${generation++}`, ignored);
+            conn = await reconnect(() => connect(port, sender, `out-${generation++}`, ignored));
           }
         }
         return conn;
