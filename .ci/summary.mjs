@@ -2,7 +2,7 @@
 // into the one line CI reads: "N passed, M failed, K skipped".
 import { existsSync, readFileSync } from 'node:fs';
 
-const [file, failedStepsArg = '0'] = process.argv.slice(2);
+const [file, failedStepsArg = '0', testRcArg = '0'] = process.argv.slice(2);
 const failedSteps = Number(failedStepsArg);
 let passed = 0;
 let failed = failedSteps;
@@ -16,6 +16,9 @@ if (file && existsSync(file)) {
   for (const suite of report.testResults ?? []) {
     if (suite.status === 'failed' && (suite.assertionResults ?? []).length === 0) failed += 1;
   }
+  // Vitest exits non-zero on unhandled errors/rejections even when every test passed:
+  // count that as a failure so the line agrees with the exit code.
+  if (Number(testRcArg) !== 0 && failed === failedSteps && (report.numFailedTests ?? 0) === 0) failed += 1;
 } else {
   failed += 1;
 }

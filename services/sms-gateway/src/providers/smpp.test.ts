@@ -245,9 +245,14 @@ describe('SMPP provider: throughput', () => {
       systemId: 'esme',
       password: 'secret',
     });
-    const started = p.start(handlers, context);
+    // Attach the expectation before stopping: stop() rejects the pending start while it
+    // closes the socket, and an unobserved rejection across that I/O is an unhandled one.
+    const rejected = expect(p.start(handlers, context)).rejects.toMatchObject({
+      name: 'ProviderError',
+      code: 'stopped',
+    });
     await p.stop();
-    await expect(started).rejects.toMatchObject({ name: 'ProviderError', code: 'stopped' });
+    await rejected;
     smsc = await TestSmsc.start();
   });
 });
