@@ -185,6 +185,29 @@ export function busContract(
       expect((await bus.pending(route0, Groups.router)).count).toBe(0);
     });
 
+    it('removes consumers that have nothing pending and are not kept, never one with pending entries', async () => {
+      await bus.publishBatch(range(3, 'd').map((payload) => ({ stream: route0, payload })));
+      const inbox = new Inbox();
+      const dead = consume({
+        streams: [route0],
+        consumer: 'router-1',
+        autoAck: false,
+        handler: inbox.handler,
+      });
+      await inbox.until(3);
+      await dead.stop();
+      // router-1 still has three entries pending: it stays.
+      expect(await bus.removeConsumers(route0, Groups.router, () => false)).toEqual([]);
+      const claimed = await bus.claimStale(route0, Groups.router, 'router-2', 0, 100);
+      await bus.ackEntries(Groups.router, claimed);
+      // Now router-1 has nothing pending; router-2 is kept as live.
+      expect(await bus.removeConsumers(route0, Groups.router, (name) => name === 'router-2')).toEqual([
+        'router-1',
+      ]);
+      expect(await bus.removeConsumers(route0, Groups.router, (name) => name === 'router-2')).toEqual([]);
+      expect(await bus.removeConsumers('no-such-stream', Groups.router, () => false)).toEqual([]);
+    });
+
     it('claims at most `count` stale entries, oldest first', async () => {
       await bus.publishBatch(range(6, 'y').map((payload) => ({ stream: route0, payload })));
       const inbox = new Inbox();

@@ -33,6 +33,23 @@ export interface PublishItem {
   readonly payload: string;
 }
 
+/**
+ * A condition a fenced publish checks atomically with its appends: the
+ * string at `key` (a plain Redis key, not a stream) equals `value`. A
+ * router passes its partition leases (`lease:{p}` = `routerId:token`), so a
+ * router that lost a lease can no longer publish the effects of that
+ * partition's entries (ARCHITECTURE.md, "Delivery guarantees": fenced leases).
+ */
+export interface Fence {
+  readonly key: string;
+  readonly value: string;
+}
+
+export interface PublishOptions {
+  /** Every fence must hold, or nothing is appended and {@link BusFencedError} is thrown. */
+  readonly fences?: readonly Fence[];
+}
+
 /** What a group still has pending on a stream (XPENDING summary form). */
 export interface PendingSummary {
   readonly count: number;
@@ -105,9 +122,11 @@ export interface Bus {
   /**
    * Appends many entries in one round trip; resolves to their ids, in order.
    * All or nothing with respect to {@link BusOverflowError}: when any target
-   * stream is full, nothing is appended.
+   * stream is full, nothing is appended. With `fences`, the check and the
+   * appends are one atomic step on the server (the in-process driver has no
+   * other process that could hold a lease and ignores them).
    */
-  publishBatch(items: readonly PublishItem[]): Promise<string[]>;
+  publishBatch(items: readonly PublishItem[], options?: PublishOptions): Promise<string[]>;
   /**
    * Creates `group` on `stream` (and the stream) if missing. `startId` is
    * where the group starts reading: '0' (default) for everything in the
@@ -133,6 +152,12 @@ export interface Bus {
     minIdleMs: number,
     count: number,
   ): Promise<BusEntry[]>;
+  /**
+   * XGROUP DELCONSUMER for every consumer of `group` on `stream` that has
+   * nothing pending and that `keep` does not keep, e.g. the names of routers
+   * that died and whose pending entries were claimed. Resolves to the names removed.
+   */
+  removeConsumers(stream: string, group: string, keep: (consumer: string) => boolean): Promise<string[]>;
   /** What `group` has pending on `stream`; all zero when the stream or group does not exist. */
   pending(stream: string, group: string): Promise<PendingSummary>;
   /**
@@ -170,6 +195,14 @@ export class BusOverflowError extends BusError {
     readonly maxLength: number,
   ) {
     super(`stream ${stream} is full: ${length} entries, cap ${maxLength}`);
+  }
+}
+
+/** A fenced publish found a fence that no longer holds (the lease moved on); nothing was appended. */
+export class BusFencedError extends BusError {
+  override readonly name = 'BusFencedError';
+  constructor(readonly key: string) {
+    super(`fence ${key} no longer holds: publish refused`);
   }
 }
 

@@ -45,6 +45,8 @@ interface Group {
    * reads of ids above `lastDelivered`, which is above every pending id.
    */
   readonly pending: Map<string, PendingEntry>;
+  /** Consumers that ever read or claimed in this group, as Redis keeps them until DELCONSUMER. */
+  readonly consumers: Set<string>;
 }
 
 /** Compacting the array only when the dead prefix is large keeps trimming O(1) amortized. */
@@ -164,7 +166,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
     const stream = streamOf(name);
     if (!stream.groups.has(group)) {
       const lastDelivered = startId === '$' ? stream.lastId : parseStreamId(startId);
-      stream.groups.set(group, { lastDelivered, pending: new Map() });
+      stream.groups.set(group, { lastDelivered, pending: new Map(), consumers: new Set() });
     }
   };
 
@@ -182,6 +184,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
           const out: RawEntry[] = [];
           for (const [name, cursor] of cursors) {
             const after = parseStreamId(cursor);
+            groupOf(name, group).consumers.add(consumer);
             let taken = 0;
             for (const pending of groupOf(name, group).pending.values()) {
               if (taken === count) break;
@@ -201,6 +204,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
           for (const name of names) {
             const stream = streamOf(name);
             const state = groupOf(name, group);
+            state.consumers.add(consumer);
             const from = stream.indexAfter(state.lastDelivered);
             const to = Math.min(from + count, stream.entries.length);
             for (let i = from; i < to; i++) {
@@ -241,6 +245,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
 
   const bus: Bus = {
     publish: (stream, payload) => attempt(() => publishBatch([{ stream, payload }])[0]!),
+    // Fences guard against another process holding a lease; in one process there is none.
     publishBatch: (items) => attempt(() => publishBatch(items)),
     ensureGroup: (name, group, startId = '0') => attempt(() => ensureGroup(name, group, startId)),
     consume(options: ConsumeOptions): Consumer {
@@ -261,9 +266,11 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
     claimStale: (name, group, consumer, minIdleMs, count) =>
       attempt(() => {
         check();
-        const pending = streams.get(name)?.groups.get(group)?.pending;
+        const state = streams.get(name)?.groups.get(group);
+        const pending = state?.pending;
         const out: BusEntry[] = [];
-        if (pending === undefined) return out;
+        if (state === undefined || pending === undefined) return out;
+        state.consumers.add(consumer);
         const now = Date.now();
         for (const item of pending.values()) {
           if (out.length === count) break;
@@ -274,6 +281,16 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
           out.push({ stream: name, id: item.entry.text, payload: item.entry.payload });
         }
         return out;
+      }),
+    removeConsumers: (name, group, keep) =>
+      attempt(() => {
+        check();
+        const state = streams.get(name)?.groups.get(group);
+        if (state === undefined) return [];
+        const busy = new Set([...state.pending.values()].map((item) => item.consumer));
+        const removed = [...state.consumers].filter((c) => !busy.has(c) && !keep(c));
+        for (const c of removed) state.consumers.delete(c);
+        return removed;
       }),
     pending: (name, group) =>
       attempt(() => {

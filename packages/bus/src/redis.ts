@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import {
   BusClosedError,
+  BusFencedError,
   BusOverflowError,
   DEFAULT_MAX_LENGTH,
   type Bus,
@@ -9,6 +10,7 @@ import {
   type Consumer,
   type PendingSummary,
   type PublishItem,
+  type PublishOptions,
 } from './bus.js';
 import { ConsumerLoop, type RawEntry, type ReadPort } from './consumer-loop.js';
 import { formatStreamId, nextStreamId, parseStreamId, compareStreamIds, type StreamId } from './stream-id.js';
@@ -28,6 +30,22 @@ export interface RedisBusOptions {
 
 /** The field every entry's payload is stored under. */
 const FIELD = 'p';
+
+/**
+ * Fenced publish: KEYS = the F fence keys, then one stream key per item;
+ * ARGV = F, the F fence values, the field name, one payload per item.
+ * Checks every fence, then appends, in one atomic step; a fence that does
+ * not hold returns `{'FENCED', key}` and nothing is appended.
+ */
+const FENCED_PUBLISH = `local f = tonumber(ARGV[1])
+for i = 1, f do
+  if redis.call('GET', KEYS[i]) ~= ARGV[i + 1] then return {'FENCED', KEYS[i]} end
+end
+local ids = {}
+for i = f + 1, #KEYS do
+  ids[#ids + 1] = redis.call('XADD', KEYS[i], '*', ARGV[f + 2], ARGV[i + 2])
+end
+return ids`;
 
 /**
  * The Redis Streams driver.
@@ -130,7 +148,7 @@ export function createRedisBus(options: RedisBusOptions): Bus {
     if (length + count > maxLength) throw new BusOverflowError(stream, length, maxLength);
   };
 
-  const publishBatch = async (items: readonly PublishItem[]): Promise<string[]> => {
+  const publishBatch = async (items: readonly PublishItem[], options?: PublishOptions): Promise<string[]> => {
     check();
     if (items.length === 0) return [];
     const counts = new Map<string, number>();
@@ -139,17 +157,40 @@ export function createRedisBus(options: RedisBusOptions): Bus {
       const known = lengths.get(key(stream));
       if (known === undefined || known + count > maxLength) await makeRoom(stream, count);
     }
+    const fences = options?.fences ?? [];
     const pipeline = commands.pipeline();
-    for (const item of items) pipeline.xadd(key(item.stream), '*', FIELD, item.payload);
+    if (fences.length > 0) {
+      pipeline.eval(
+        FENCED_PUBLISH,
+        fences.length + items.length,
+        ...fences.map((fence) => fence.key),
+        ...items.map((item) => key(item.stream)),
+        fences.length,
+        ...fences.map((fence) => fence.value),
+        FIELD,
+        ...items.map((item) => item.payload),
+      );
+    } else {
+      for (const item of items) pipeline.xadd(key(item.stream), '*', FIELD, item.payload);
+    }
     for (const stream of counts.keys()) pipeline.xlen(key(stream));
     const results = (await pipeline.exec()) ?? [];
     const ids: string[] = [];
-    for (let i = 0; i < items.length; i++) {
-      const [error, id] = results[i] ?? [new Error('missing reply'), null];
+    const written = fences.length > 0 ? 1 : items.length;
+    if (fences.length > 0) {
+      const [error, reply] = results[0] ?? [new Error('missing reply'), null];
       if (error !== null) throw error;
-      ids.push(String(id));
+      const replies = asArray(reply);
+      if (replies[0] === 'FENCED') throw new BusFencedError(String(replies[1]));
+      for (const id of replies) ids.push(String(id));
+    } else {
+      for (let i = 0; i < items.length; i++) {
+        const [error, id] = results[i] ?? [new Error('missing reply'), null];
+        if (error !== null) throw error;
+        ids.push(String(id));
+      }
     }
-    let i = items.length;
+    let i = written;
     for (const stream of counts.keys()) {
       const [error, length] = results[i++] ?? [null, null];
       if (error === null && typeof length === 'number') lengths.set(key(stream), length);
@@ -328,6 +369,35 @@ export function createRedisBus(options: RedisBusOptions): Bus {
         }
       } while (cursor !== '0-0' && out.length < count);
       return out;
+    },
+    async removeConsumers(stream, group, keep) {
+      check();
+      let infos: unknown[];
+      try {
+        infos = asArray(await commands.xinfo('CONSUMERS', key(stream), group));
+      } catch (error) {
+        if (
+          error instanceof Error &&
+          (error.message.startsWith('NOGROUP') || /no such key/i.test(error.message))
+        )
+          return [];
+        throw error;
+      }
+      const idle = infos
+        .map((info) => fieldsOf(asArray(info)))
+        .filter((info) => Number(info.get('pending')) === 0)
+        .map((info) => String(info.get('name')))
+        .filter((name) => !keep(name));
+      if (idle.length === 0) return [];
+      const pipeline = commands.pipeline();
+      for (const name of idle) pipeline.xgroup('DELCONSUMER', key(stream), group, name);
+      const results = (await pipeline.exec()) ?? [];
+      // DELCONSUMER returns the pending count it dropped: a consumer that read something in between
+      // loses nothing to this (the entries stay in the PEL, claimable), but it is not reported as removed.
+      return idle.filter((_, i) => {
+        const [error, dropped] = results[i] ?? [null, null];
+        return error === null && Number(dropped) === 0;
+      });
     },
     async pending(stream, group) {
       check();

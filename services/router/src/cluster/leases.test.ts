@@ -166,8 +166,45 @@ describe('partition leases', () => {
     const offline = await b.store.offline.list(user);
     expect(offline.map((m) => /<body>(\d)<\/body>/.exec(m.xml)?.[1])).toEqual(['1', '2', '3', '4', '5']);
 
+    // The crashed router's consumer name is gone from the group once its entries were taken over.
+    const consumers = (await admin.xinfo('CONSUMERS', stream, Groups.router)) as unknown[][];
+    expect(consumers.map((c) => String(c[1]))).not.toContain(a.id);
+
     members = members.filter((m) => m !== a);
     await a.shutdown();
+  });
+
+  it('refuses to publish the effects of a batch once the lease on its partition moved to another router', async () => {
+    const [a, b] = [join('router-a'), join('router-b')];
+    await Promise.all([a.leases.start(), b.leases.start()]);
+    await until(members, () => isDisjointCover([a, b], P), 'two routers to cover all partitions');
+    const userIn = (m: Member): string => {
+      for (let i = 0; ; i++) {
+        const candidate = `fenced${i}@example.com`;
+        if (m.leases.held.includes(partitionOf(candidate, P))) return candidate;
+      }
+    };
+    const sender = userIn(a);
+    const recipient = userIn(b);
+    const p = partitionOf(sender, P);
+    const q = partitionOf(recipient, P);
+    // Outbound processing in a's partition forwards the message to b's partition: one publish.
+    const { stage, ...outbound } = chat(sender, recipient, 'fenced');
+    expect(stage).toBe('in');
+    const [id] = await a.bus.publishBatch([{ stream: Streams.route(p), payload: encodeEnvelope(outbound) }]);
+    const entry = { stream: Streams.route(p), id: id!, payload: encodeEnvelope(outbound) };
+    await a.router.stop();
+    const before = await admin.xlen(Streams.route(q));
+
+    // Someone else took the lease (a paused past its TTL): a's late batch must not land.
+    await admin.set(Keys.partitionLease(p), 'router-z:999999');
+    await expect(a.router.handleBatch([entry])).rejects.toMatchObject({ name: 'BusFencedError' });
+    expect(await admin.xlen(Streams.route(q))).toBe(before);
+
+    // With its own lease back, the same batch goes through.
+    await admin.set(Keys.partitionLease(p), a.leases.fence(p)?.value ?? 'lost');
+    await a.router.handleBatch([entry]);
+    expect(await admin.xlen(Streams.route(q))).toBe(before + 1);
   });
 
   it('a router that leaves cleanly hands its partitions over at once, not after the lease TTL', async () => {

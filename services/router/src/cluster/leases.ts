@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Bus, BusEntry } from '@switchboard/bus';
+import type { Bus, BusEntry, Fence } from '@switchboard/bus';
 import type { Logger } from '@switchboard/kit';
 import { Groups, Keys, Streams } from '@switchboard/protocol';
 import type { Redis } from 'ioredis';
@@ -66,6 +66,11 @@ export interface PartitionLeases {
    * hold it. Strictly greater than any token an earlier holder had.
    */
   token(partition: number): number | undefined;
+  /**
+   * The fence for publishing the effects of `partition`'s entries: our lease
+   * key and value, undefined when we do not hold it or it may have expired.
+   */
+  fence(partition: number): Fence | undefined;
   /** True once we held exactly our target at some point (possibly nothing); stays true until stop. */
   readonly ready: boolean;
   /** Called after every change of `held` or `ready`; returns an unsubscribe function. */
@@ -146,7 +151,14 @@ export function createPartitionLeases(options: PartitionLeasesOptions): Partitio
     // Idle time 0: the lease says nobody else works on this partition any more.
     for (;;) {
       const entries = await bus.claimStale(stream, Groups.router, routerId, 0, claimBatch);
-      if (entries.length === 0) return;
+      if (entries.length === 0) {
+        // What the previous owners left is ours and acked: forget consumer names of routers that
+        // are gone, or the group lists every router that ever lived (XGROUP DELCONSUMER).
+        const alive = new Set(live);
+        const removed = await bus.removeConsumers(stream, Groups.router, (name) => alive.has(name));
+        if (removed.length > 0) log.info({ partition, removed }, 'removed consumers of departed routers');
+        return;
+      }
       log.info({ partition, count: entries.length }, 'processing entries left pending by the previous owner');
       await router.handleBatch(entries);
       await bus.ackEntries(Groups.router, entries);
@@ -299,6 +311,11 @@ export function createPartitionLeases(options: PartitionLeasesOptions): Partitio
     },
     token(partition) {
       return held.get(partition)?.token;
+    },
+    fence(partition) {
+      const lease = held.get(partition);
+      if (lease === undefined || lease.validUntil <= performance.now()) return undefined;
+      return { key: lease.keys.lease, value: lease.value };
     },
     get ready() {
       return ready;

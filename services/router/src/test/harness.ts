@@ -286,8 +286,8 @@ function countingBus(inner: Bus, onPublish: (items: readonly PublishItem[]) => v
       onPublish([{ stream, payload }]);
       return id;
     },
-    publishBatch: async (items) => {
-      const ids = await inner.publishBatch(items);
+    publishBatch: async (items, options) => {
+      const ids = await inner.publishBatch(items, options);
       onPublish(items);
       return ids;
     },
@@ -297,6 +297,7 @@ function countingBus(inner: Bus, onPublish: (items: readonly PublishItem[]) => v
     ackEntries: (group, entries) => inner.ackEntries(group, entries),
     claimStale: (stream, group, consumer, minIdleMs, count) =>
       inner.claimStale(stream, group, consumer, minIdleMs, count),
+    removeConsumers: (stream, group, keep) => inner.removeConsumers(stream, group, keep),
     pending: (stream, group) => inner.pending(stream, group),
     trim: (stream) => inner.trim(stream),
     length: (stream) => inner.length(stream),

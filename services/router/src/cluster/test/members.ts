@@ -50,6 +50,7 @@ export class Member {
         sessions: createRedisSessionRegistry(redis),
         logger,
         onBatch: (entries) => ref.member!.#onBatch(entries),
+        fence: (p) => ref.member!.leases.fence(p),
       },
     );
     // A router is counted as consuming a partition from before it starts reading until its stop resolved.
