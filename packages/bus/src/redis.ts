@@ -77,6 +77,8 @@ export function createRedisBus(options: RedisBusOptions): Bus {
   };
 
   const commands = connect({ enableAutoPipelining: true });
+  // Sent as EVALSHA (ioredis loads the script on a NOSCRIPT reply), not its source every batch.
+  commands.defineCommand('fencedPublish', { lua: FENCED_PUBLISH });
   /** Last length seen per stream (server name), from the XLEN sent with each publish. */
   const lengths = new Map<string, number>();
   const consumers = new Set<Consumer>();
@@ -160,8 +162,7 @@ export function createRedisBus(options: RedisBusOptions): Bus {
     const fences = options?.fences ?? [];
     const pipeline = commands.pipeline();
     if (fences.length > 0) {
-      pipeline.eval(
-        FENCED_PUBLISH,
+      (pipeline as unknown as FencedPipeline).fencedPublish(
         fences.length + items.length,
         ...fences.map((fence) => fence.key),
         ...items.map((item) => key(item.stream)),
@@ -437,6 +438,11 @@ export function createRedisBus(options: RedisBusOptions): Bus {
       else commands.disconnect();
     },
   };
+}
+
+/** The pipeline with the command defined from FENCED_PUBLISH. */
+interface FencedPipeline {
+  fencedPublish(numberOfKeys: number, ...keysAndArgs: (string | number)[]): unknown;
 }
 
 function emptyPending(): PendingSummary {
