@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { Generator } from './driver.js';
 import type { MessagingResult, WindowEvent } from './generator.js';
 import { sampleTree, type TreeSample } from './proc-stats.js';
+import { measureNodeTlsFloor } from './tls-floor.js';
 import { ejabberd } from '../peers/ejabberd.js';
 import { prosody } from '../peers/prosody.js';
 import { switchboard } from '../peers/switchboard.js';
@@ -260,6 +261,10 @@ export async function runIdleBench(options: IdleOptions = {}): Promise<BenchRepo
     return `| ${r.name} | ${fmt(x.connections)} | ${fmt(x.before.rssBytes / 2 ** 20, 1)} | ${fmt(x.after.rssBytes / 2 ** 20, 1)} | **${fmt(per, 1)}** | ${fmt(x.idleCpuPercent, 1)}% | ${x.after.processes.length} |`;
   });
   const tls = runs.find((r) => r.result !== undefined)?.result?.tls ?? '';
+  // What Node's own TLS keeps per connection, on this machine, pinned like the servers.
+  const floor = await measureNodeTlsFloor(k, pinning(options).server).catch(() => Number.NaN);
+  figures['idle.node_tls_floor_kib_per_connection'] = floor;
+  const sbPer = perConn(SB);
   const markdown = [
     header(runs, pinNote),
     `${fmt(k)} clients each log in (STARTTLS, SCRAM-SHA-1, bind, initial presence, roster get) and stay idle; ` +
@@ -271,6 +276,12 @@ export async function runIdleBench(options: IdleOptions = {}): Promise<BenchRepo
     ...rows,
     '',
     ratioLines(runs, 'RSS per idle connection', perConn, figures, 'idle.rss_kib_per_connection'),
+    '',
+    `Floor: a bare Node.js TLS server (STARTTLS-style upgrade of the accepted socket, one exchange, no XMPP) ` +
+      `holds **${fmt(floor, 1)} KiB** per idle connection in the same conditions` +
+      (sbPer === undefined
+        ? '.'
+        : `; Switchboard's XMPP session adds ${fmt(sbPer - floor, 1)} KiB on top of it.`),
     '',
     'One run per server: RSS includes allocator slack and GC timing, so differences under ~20% are noise.',
   ].join('\n');

@@ -84,9 +84,11 @@ export const switchboard: PeerSpec = {
     const log = join(dir, 'stdout.log');
     // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of the server, for profile-guided work.
     const profile = process.env.BENCH_CPU_PROF;
+    // BENCH_NODE_ARGS: extra Node flags for the server, e.g. `--heapsnapshot-signal=SIGUSR2` for memory work.
+    const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
     const child = spawnServer(
       process.execPath,
-      profile === undefined ? [MAIN] : ['--cpu-prof', `--cpu-prof-dir=${profile}`, MAIN],
+      [...extra, ...(profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`]), MAIN],
       {
         ...(options.cpu === undefined ? {} : { cpu: options.cpu }),
         cwd: dir,
