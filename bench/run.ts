@@ -4,7 +4,7 @@
 import { cpus, totalmem } from 'node:os';
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { runIdleBench, runLoginBench, runMessagingBench } from './load/index.js';
+import { runIdleBench, runLoginBench, runMessagingBench, runPresenceBench } from './load/index.js';
 import { runXmlParserBench } from './xml-parser.js';
 
 export interface BenchResult {
@@ -18,6 +18,7 @@ const suites: Record<string, () => Promise<BenchResult>> = {
   'load-idle': () => runIdleBench(),
   'load-login': () => runLoginBench(),
   'load-messaging': () => runMessagingBench(),
+  'load-presence': () => runPresenceBench(),
   'load-cluster': runClusterMessagingBench,
 };
 

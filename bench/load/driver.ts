@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type {
+  BefriendResult,
   GeneratorMessage,
   GeneratorRequest,
   LoginResult,
@@ -8,11 +9,13 @@ import type {
   WindowEvent,
 } from './generator.js';
 
-type Reply<R extends GeneratorRequest> = R['op'] extends 'messaging'
+type Reply<R extends GeneratorRequest> = R['op'] extends 'messaging' | 'presence'
   ? MessagingResult
-  : R['op'] extends 'close-all'
-    ? { closed: number }
-    : LoginResult;
+  : R['op'] extends 'befriend'
+    ? BefriendResult
+    : R['op'] extends 'close-all'
+      ? { closed: number }
+      : LoginResult;
 
 /** The parent's handle on a forked generator process. */
 export class Generator {

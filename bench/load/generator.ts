@@ -28,7 +28,31 @@ export type GeneratorRequest =
       readonly drainMs: number;
       readonly bodyBytes: number;
     }
+  | {
+      /**
+       * Makes every online user a mutual ('both') contact of the `contacts` users nearest to it in
+       * the pool (half on each side), through ordinary RFC 6121 subscription handshakes.
+       */
+      readonly op: 'befriend';
+      readonly contacts: number;
+      readonly timeoutMs: number;
+    }
+  | {
+      /** Users change their presence at an aggregate rate; every contact receives each update. */
+      readonly op: 'presence';
+      readonly rate: number;
+      readonly contacts: number;
+      readonly warmupMs: number;
+      readonly durationMs: number;
+      readonly drainMs: number;
+    }
   | { readonly op: 'close-all' };
+
+export interface BefriendResult extends CpuUse {
+  /** `subscribed` presences received; complete when users × contacts. */
+  readonly approvals: number;
+  readonly expected: number;
+}
 
 export interface CpuUse {
   /** CPU seconds the generator used. */
@@ -229,6 +253,144 @@ async function messaging(
   };
 }
 
+/** Peers of user `i` in a ring of `n`: the `contacts` nearest, half before and half after. */
+function ringContacts(i: number, n: number, contacts: number): number[] {
+  const half = Math.min(Math.floor(contacts / 2), Math.floor((n - 1) / 2));
+  const out: number[] = [];
+  for (let d = 1; d <= half; d++) out.push((i + d) % n, (i - d + n) % n);
+  return out;
+}
+
+const attr = (xml: string, name: string): string | undefined => {
+  const m = new RegExp(`\\s${name}=(['"])(.*?)\\1`).exec(xml.slice(0, xml.indexOf('>')));
+  return m?.[2];
+};
+
+async function befriend(req: Extract<GeneratorRequest, { op: 'befriend' }>): Promise<BefriendResult> {
+  const n = pool.length;
+  const cpu0 = cpuNow();
+  const t0 = performance.now();
+  const jids = poolUsers.map((u) => `${u}@${domain}`);
+  const half = Math.min(Math.floor(req.contacts / 2), Math.floor((n - 1) / 2));
+  const expected = n * half * 2;
+  let approvals = 0;
+  pool.forEach((client, i) => {
+    // Ask the ones ahead in the ring; approve and ask back whoever asks first.
+    const asked = new Set(
+      ringContacts(i, n, req.contacts)
+        .filter((j) => (j - i + n) % n <= half)
+        .map((j) => jids[j]!),
+    );
+    client.onStanza = (xml) => {
+      if (!xml.startsWith('<presence')) return;
+      const type = attr(xml, 'type');
+      const from = (attr(xml, 'from') ?? '').split('/')[0]!;
+      if (type === 'subscribe') {
+        client.send(`<presence to='${from}' type='subscribed'/>`);
+        if (!asked.has(from)) {
+          asked.add(from);
+          client.send(`<presence to='${from}' type='subscribe'/>`);
+        }
+      } else if (type === 'subscribed') approvals++;
+    };
+    for (const jid of asked) client.send(`<presence to='${jid}' type='subscribe'/>`);
+  });
+  const until = performance.now() + req.timeoutMs;
+  while (approvals < expected && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
+  // Let the presence probes and roster pushes that follow the last approval settle.
+  await new Promise((r) => setTimeout(r, 1000));
+  for (const client of pool) client.onStanza = () => undefined;
+  return { approvals, expected, cpuSeconds: cpuNow() - cpu0, wallSeconds: (performance.now() - t0) / 1000 };
+}
+
+let presencePhase = 0;
+
+async function presence(
+  req: Extract<GeneratorRequest, { op: 'presence' }>,
+  event: (e: WindowEvent) => void,
+): Promise<MessagingResult> {
+  const n = pool.length;
+  const fanout = Math.min(Math.floor(req.contacts / 2), Math.floor((n - 1) / 2)) * 2;
+  presencePhase++;
+  const tag = `p${presencePhase}`;
+  const latencies = new Float64Array(Math.ceil((req.rate * req.durationMs) / 1000) * fanout * 2 + 1000);
+  let received = 0;
+  let inWindow = false;
+  let windowSent = 0;
+  pool.forEach((client, i) => {
+    const own = `${poolUsers[i]}@${domain}/`;
+    client.onStanza = (xml) => {
+      if (!xml.startsWith('<presence')) return;
+      // Servers also reflect an update to the sender's own resources (RFC 6121 §4.4.2): not a broadcast.
+      if ((attr(xml, 'from') ?? '').startsWith(own)) return;
+      const s = xml.indexOf('<status>');
+      if (s < 0 || xml.charCodeAt(s + 8) !== 109) return; // 'm': sent inside the window
+      const sp = xml.indexOf(' ', s + 9);
+      if (xml.slice(s + 9, sp) !== tag) return;
+      const sentAt = Number(xml.slice(sp + 1, xml.indexOf('<', sp)));
+      if (received < latencies.length) latencies[received] = performance.now() - sentAt;
+      received++;
+    };
+  });
+  let sent = 0;
+  const start = performance.now();
+  const windowStart = start + req.warmupMs;
+  const windowEnd = windowStart + req.durationMs;
+  let cpu0 = 0;
+  let wall0 = 0;
+  let cpu1 = 0;
+  let wall1 = 0;
+  const shows = ['away', 'chat', 'dnd', 'xa'];
+  await new Promise<void>((resolve) => {
+    const tick = (): void => {
+      const now = performance.now();
+      if (!inWindow && now >= windowStart && now < windowEnd) {
+        inWindow = true;
+        event('window-start');
+        cpu0 = cpuNow();
+        wall0 = performance.now();
+      }
+      if (now >= windowEnd) {
+        cpu1 = cpuNow();
+        wall1 = performance.now();
+        event('window-end');
+        resolve();
+        return;
+      }
+      const due = Math.floor(((now - start) * req.rate) / 1000) - sent;
+      const prefix = inWindow ? 'm' : 'w';
+      for (let k = 0; k < due; k++) {
+        const t = performance.now();
+        pool[sent % n]!.send(
+          `<presence><show>${shows[sent % 4]}</show><status>${prefix}${tag} ${t.toFixed(3)}</status></presence>`,
+        );
+        sent++;
+        if (inWindow) windowSent++;
+      }
+      setTimeout(tick, 1);
+    };
+    tick();
+  });
+  const expected = windowSent * fanout;
+  const drainUntil = performance.now() + req.drainMs;
+  while (received < expected && performance.now() < drainUntil) await new Promise((r) => setTimeout(r, 10));
+  event('drained');
+  const got = Math.min(received, latencies.length);
+  const sorted = latencies.subarray(0, got).sort();
+  for (const client of pool) client.onStanza = () => undefined;
+  return {
+    sent: expected,
+    received,
+    lost: expected - received,
+    sendRate: expected / ((wall1 - wall0) / 1000),
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    maxMs: got === 0 ? Number.NaN : sorted[got - 1]!,
+    generator: { cpuSeconds: cpu1 - cpu0, wallSeconds: (wall1 - wall0) / 1000 },
+    errors: [],
+  };
+}
+
 async function closeAll(): Promise<{ closed: number }> {
   const clients = pool.splice(0);
   poolUsers.splice(0);
@@ -247,6 +409,10 @@ process.on('message', (raw) => {
         return loginAll(req, false);
       case 'messaging':
         return messaging(req, (event) => reply({ id, event }));
+      case 'befriend':
+        return befriend(req);
+      case 'presence':
+        return presence(req, (event) => reply({ id, event }));
       case 'close-all':
         return closeAll();
     }

@@ -563,12 +563,133 @@ export async function runMessagingBench(options: MessagingOptions = {}): Promise
   };
 }
 
+// ---------------------------------------------------------------- (d) presence broadcast
+
+export interface PresenceOptions extends CommonOptions {
+  readonly users?: number;
+  /** Roster size of every user (mutual subscriptions). */
+  readonly contacts?: number;
+  /** Presence updates per second offered, in order; the sweep stops after the first saturated one. */
+  readonly rates?: readonly number[];
+  readonly durationMs?: number;
+}
+
+/**
+ * (d) N online users with C-contact rosters of mutual subscriptions (built with ordinary RFC 6121
+ * handshakes before measuring) change presence at a swept rate; each update reaches C contacts.
+ */
+export async function runPresenceBench(options: PresenceOptions = {}): Promise<BenchReport> {
+  const n = options.users ?? 200;
+  const contacts = options.contacts ?? 50;
+  const rates = options.rates ?? [50, 100, 200, 400, 800];
+  const durationMs = options.durationMs ?? 3000;
+  const warmupMs = 500;
+  type Point = { rate: number; m: MessagingResult; cpu: number; saturated: boolean };
+  const { runs, pinNote } = await withPeers<{ befriendSeconds: number; points: Point[] }>(
+    options,
+    n,
+    async (peer, gen) => {
+      const login = await gen.call({
+        op: 'login',
+        target: peer.target,
+        users: users(n),
+        password: PASSWORD,
+        concurrency: 50,
+      });
+      if (login.failed > 0) throw new Error(`${login.failed} logins failed: ${login.errors.join('; ')}`);
+      const friends = await gen.call({ op: 'befriend', contacts, timeoutMs: 180_000 });
+      console.error(
+        `  ${peer.name}: rosters built, ${friends.approvals}/${friends.expected} approvals in ${fmt(friends.wallSeconds, 1)} s`,
+      );
+      if (friends.approvals < friends.expected)
+        throw new Error(`only ${friends.approvals} of ${friends.expected} subscription approvals arrived`);
+      const points: Point[] = [];
+      for (const rate of rates) {
+        const samples: Partial<Record<WindowEvent, TreeSample>> = {};
+        const m = await gen.call(
+          { op: 'presence', rate, contacts, warmupMs, durationMs, drainMs: 3000 },
+          (e) => {
+            samples[e] = sampleTree(peer.pids);
+          },
+        );
+        const { 'window-start': b, drained: d } = samples;
+        if (b === undefined || d === undefined) throw new Error('measurement window was not reported');
+        const cpu = m.received === 0 ? Number.NaN : ((d.cpuSeconds - b.cpuSeconds) / m.received) * 1000;
+        const saturated = m.sendRate < rate * contacts * 0.9 || m.lost > m.sent * 0.005 || !(m.p99Ms < 1000);
+        console.error(
+          `  ${peer.name} @${rate} updates/s: ${fmt(m.sendRate)} deliveries/s p99 ${fmt(m.p99Ms, 2)} ms lost ${m.lost} ` +
+            `${fmt(cpu, 3)} CPU-s/1k deliveries`,
+        );
+        points.push({ rate, m, cpu, saturated });
+        if (saturated) break;
+        await sleep(300);
+      }
+      return { befriendSeconds: friends.wallSeconds, points };
+    },
+  );
+  const figures: Record<string, number> = {};
+  const lines = [
+    header(runs, pinNote),
+    `${fmt(n)} users online, each with ${contacts} contacts in a ring of mutual ('both') subscriptions, made ` +
+      'through subscribe/subscribed handshakes before measuring. Users then change presence (show + status ' +
+      `carrying the send time) at the offered rate for ${durationMs / 1000} s; every update is broadcast to the ` +
+      `${contacts} contacts. Latency is send → receipt at each contact; CPU is every server process's CPU per ` +
+      '1,000 presence deliveries; "sat." as in the messaging sweep.',
+    '',
+    '| server | updates/s offered | deliveries/s achieved | p50 (ms) | p99 (ms) | max (ms) | lost | CPU-s per 1,000 deliveries | roster build (s) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of runs) {
+    if (r.result === undefined) {
+      lines.push(`| ${r.name} | skipped | | | | | | | |`);
+      continue;
+    }
+    for (const p of r.result.points) {
+      const k = `presence.${key(r.name)}.${p.rate}`;
+      figures[`${k}.achieved`] = p.m.sendRate;
+      figures[`${k}.p99_ms`] = p.m.p99Ms;
+      figures[`${k}.cpu_s_per_1k`] = p.cpu;
+      lines.push(
+        `| ${r.name} | ${fmt(p.rate)}${p.saturated ? ' (sat.)' : ''} | ${fmt(p.m.sendRate)} | ${fmt(p.m.p50Ms, 2)} | ` +
+          `${fmt(p.m.p99Ms, 2)} | ${fmt(p.m.maxMs, 1)} | ${p.m.lost} | **${fmt(p.cpu, 3)}** | ${fmt(r.result.befriendSeconds, 1)} |`,
+      );
+    }
+  }
+  const cpuAt = (name: string, rate: number): number | undefined =>
+    runs.find((r) => r.name === name)?.result?.points.find((p) => p.rate === rate && !p.saturated)?.cpu;
+  const ratioRows: string[] = [];
+  for (const rate of rates) {
+    const sb = cpuAt(SB, rate);
+    if (sb === undefined) continue;
+    const cells = ['ejabberd', 'Prosody'].map((peer) => {
+      const v = cpuAt(peer, rate);
+      if (v !== undefined && v !== 0) figures[`presence.${rate}.cpu.ratio_vs_${key(peer)}`] = sb / v;
+      return ratio(sb, v);
+    });
+    ratioRows.push(`| ${fmt(rate)} | ${cells.join(' | ')} |`);
+  }
+  if (ratioRows.length > 0) {
+    lines.push(
+      '',
+      '| updates/s | CPU per delivery vs ejabberd | vs Prosody |',
+      '|---:|---:|---:|',
+      ...ratioRows,
+    );
+  }
+  return {
+    title: `Presence broadcast (${fmt(n)} users, ${contacts}-contact rosters)`,
+    markdown: lines.join('\n'),
+    figures,
+  };
+}
+
 // ---------------------------------------------------------------- standalone entry
 
 const SCENARIOS: Record<string, () => Promise<BenchReport>> = {
   idle: () => runIdleBench(),
   login: () => runLoginBench(),
   messaging: () => runMessagingBench(),
+  presence: () => runPresenceBench(),
 };
 
 async function main(): Promise<void> {

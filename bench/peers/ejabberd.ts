@@ -191,7 +191,17 @@ modules:
     }
     const target = { host: '127.0.0.1', port, domain: DOMAIN };
     try {
-      await loadAccounts(dir, node, cookie, distPort, ids);
+      // The client port can open before the auth backend has created its `passwd` table (seen on a
+      // loaded machine): retry while mnesia says the table does not exist yet.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await loadAccounts(dir, node, cookie, distPort, ids);
+          break;
+        } catch (err) {
+          if (attempt >= 30 || !String(err).includes('no_exists')) throw err;
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
+      }
     } catch (err) {
       await stopTree(child);
       return { skipped: `ejabberd accounts not loaded: ${err instanceof Error ? err.message : String(err)}` };
