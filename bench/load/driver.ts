@@ -1,7 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type {
-  BefriendResult,
   GeneratorMessage,
   GeneratorRequest,
   LoginResult,
@@ -11,11 +10,9 @@ import type {
 
 type Reply<R extends GeneratorRequest> = R['op'] extends 'messaging' | 'presence'
   ? MessagingResult
-  : R['op'] extends 'befriend'
-    ? BefriendResult
-    : R['op'] extends 'close-all'
-      ? { closed: number }
-      : LoginResult;
+  : R['op'] extends 'close-all'
+    ? { closed: number }
+    : LoginResult;
 
 /** The parent's handle on a forked generator process. */
 export class Generator {

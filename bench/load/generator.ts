@@ -29,15 +29,6 @@ export type GeneratorRequest =
       readonly bodyBytes: number;
     }
   | {
-      /**
-       * Makes every online user a mutual ('both') contact of the `contacts` users nearest to it in
-       * the pool (half on each side), through ordinary RFC 6121 subscription handshakes.
-       */
-      readonly op: 'befriend';
-      readonly contacts: number;
-      readonly timeoutMs: number;
-    }
-  | {
       /** Users change their presence at an aggregate rate; every contact receives each update. */
       readonly op: 'presence';
       readonly rate: number;
@@ -47,12 +38,6 @@ export type GeneratorRequest =
       readonly drainMs: number;
     }
   | { readonly op: 'close-all' };
-
-export interface BefriendResult extends CpuUse {
-  /** `subscribed` presences received; complete when users × contacts. */
-  readonly approvals: number;
-  readonly expected: number;
-}
 
 export interface CpuUse {
   /** CPU seconds the generator used. */
@@ -253,55 +238,10 @@ async function messaging(
   };
 }
 
-/** Peers of user `i` in a ring of `n`: the `contacts` nearest, half before and half after. */
-function ringContacts(i: number, n: number, contacts: number): number[] {
-  const half = Math.min(Math.floor(contacts / 2), Math.floor((n - 1) / 2));
-  const out: number[] = [];
-  for (let d = 1; d <= half; d++) out.push((i + d) % n, (i - d + n) % n);
-  return out;
-}
-
 const attr = (xml: string, name: string): string | undefined => {
   const m = new RegExp(`\\s${name}=(['"])(.*?)\\1`).exec(xml.slice(0, xml.indexOf('>')));
   return m?.[2];
 };
-
-async function befriend(req: Extract<GeneratorRequest, { op: 'befriend' }>): Promise<BefriendResult> {
-  const n = pool.length;
-  const cpu0 = cpuNow();
-  const t0 = performance.now();
-  const jids = poolUsers.map((u) => `${u}@${domain}`);
-  const half = Math.min(Math.floor(req.contacts / 2), Math.floor((n - 1) / 2));
-  const expected = n * half * 2;
-  let approvals = 0;
-  pool.forEach((client, i) => {
-    // Ask the ones ahead in the ring; approve and ask back whoever asks first.
-    const asked = new Set(
-      ringContacts(i, n, req.contacts)
-        .filter((j) => (j - i + n) % n <= half)
-        .map((j) => jids[j]!),
-    );
-    client.onStanza = (xml) => {
-      if (!xml.startsWith('<presence')) return;
-      const type = attr(xml, 'type');
-      const from = (attr(xml, 'from') ?? '').split('/')[0]!;
-      if (type === 'subscribe') {
-        client.send(`<presence to='${from}' type='subscribed'/>`);
-        if (!asked.has(from)) {
-          asked.add(from);
-          client.send(`<presence to='${from}' type='subscribe'/>`);
-        }
-      } else if (type === 'subscribed') approvals++;
-    };
-    for (const jid of asked) client.send(`<presence to='${jid}' type='subscribe'/>`);
-  });
-  const until = performance.now() + req.timeoutMs;
-  while (approvals < expected && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
-  // Let the presence probes and roster pushes that follow the last approval settle.
-  await new Promise((r) => setTimeout(r, 1000));
-  for (const client of pool) client.onStanza = () => undefined;
-  return { approvals, expected, cpuSeconds: cpuNow() - cpu0, wallSeconds: (performance.now() - t0) / 1000 };
-}
 
 let presencePhase = 0;
 
@@ -409,8 +349,6 @@ process.on('message', (raw) => {
         return loginAll(req, false);
       case 'messaging':
         return messaging(req, (event) => reply({ id, event }));
-      case 'befriend':
-        return befriend(req);
       case 'presence':
         return presence(req, (event) => reply({ id, event }));
       case 'close-all':

@@ -17,6 +17,7 @@ import {
   userIds,
   waitForPort,
   which,
+  ringContacts,
   writeFile,
   type PeerSpec,
 } from './peer.js';
@@ -29,8 +30,23 @@ const DOMAIN = 'localhost';
  * Registering 2,000 users over XEP-0077 takes over a minute because ejabberd
  * derives each SCRAM key in Erlang; writing the records takes a second.
  */
-async function writeAccounts(path: string, users: readonly string[], password: string): Promise<void> {
+async function writeAccounts(
+  path: string,
+  users: readonly string[],
+  password: string,
+  contacts: number,
+): Promise<void> {
   const records: string[] = [];
+  // mod_roster's #roster{usj, us, jid, name, subscription, ask, groups, askmessage, xs} (mnesia backend).
+  users.forEach((user, i) => {
+    for (const j of ringContacts(i, users.length, contacts)) {
+      const contact = `{<<"${users[j]!}">>,<<"${DOMAIN}">>,<<>>}`;
+      records.push(
+        `{roster,{<<"${user}">>,<<"${DOMAIN}">>,${contact}},{<<"${user}">>,<<"${DOMAIN}">>},${contact},` +
+          '<<>>,both,none,[],<<>>,[]}',
+      );
+    }
+  });
   const batch = 64;
   for (let i = 0; i < users.length; i += batch) {
     const creds = await Promise.all(
@@ -157,7 +173,7 @@ modules:
   mod_ping: {}
 `,
     );
-    await writeAccounts(join(dir, 'accounts.eterm'), options.users, options.password);
+    await writeAccounts(join(dir, 'accounts.eterm'), options.users, options.password, options.contacts ?? 0);
     if (ids !== null) chownTree(dir, ids.uid, ids.gid);
     const log = join(dir, 'stdout.log');
     const child = spawnServer(

@@ -25,6 +25,19 @@ export interface PeerStartOptions {
   readonly password: string;
   /** Pin the server to this CPU (taskset) from its first instruction. */
   readonly cpu?: number;
+  /**
+   * Give every user this many contacts with mutual ('both') subscriptions: the users nearest
+   * in a ring (see {@link ringContacts}), written into the server's own storage before it starts.
+   */
+  readonly contacts?: number;
+}
+
+/** Indices of user `i`'s contacts in a ring of `n` users: the `contacts` nearest, half on each side. */
+export function ringContacts(i: number, n: number, contacts: number): number[] {
+  const half = Math.min(Math.floor(contacts / 2), Math.floor((n - 1) / 2));
+  const out: number[] = [];
+  for (let d = 1; d <= half; d++) out.push((i + d) % n, (i - d + n) % n);
+  return out;
 }
 
 export type PeerStart = (options: PeerStartOptions) => Promise<RunningPeer | { readonly skipped: string }>;
@@ -202,4 +215,35 @@ export function removeDir(dir: string): void {
     return;
   }
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** The part of a Switchboard store that rosters are written through. */
+interface RosterWriter {
+  readonly rosters: {
+    update(
+      user: string,
+      contact: string,
+      fn: () => { jid: string; subscription: 'both'; groups: string[] },
+    ): Promise<unknown>;
+  };
+}
+
+/** Mutual subscriptions in a ring (see {@link ringContacts}) through a Switchboard store. */
+export async function writeRosters(
+  store: RosterWriter,
+  users: readonly string[],
+  contacts: number,
+  domain: string,
+): Promise<void> {
+  if (contacts === 0) return;
+  const n = users.length;
+  for (let i = 0; i < n; i++) {
+    const user = `${users[i]!}@${domain}`;
+    await Promise.all(
+      ringContacts(i, n, contacts).map((j) => {
+        const jid = `${users[j]!}@${domain}`;
+        return store.rosters.update(user, jid, () => ({ jid, subscription: 'both', groups: [] }));
+      }),
+    );
+  }
 }

@@ -15,6 +15,7 @@ import {
   userIds,
   waitForPort,
   which,
+  ringContacts,
   writeFile,
   type PeerSpec,
 } from './peer.js';
@@ -49,6 +50,22 @@ async function writeAccounts(dataPath: string, users: readonly string[], passwor
   }
 }
 
+/** Mutual subscriptions as mod_roster's internal storage files (what Prosody writes after the handshakes). */
+function writeRosterFiles(dataPath: string, users: readonly string[], contacts: number): void {
+  if (contacts === 0) return;
+  const dir = join(dataPath, encode(DOMAIN), 'roster');
+  mkdirSync(dir, { recursive: true });
+  users.forEach((user, i) => {
+    const items = ringContacts(i, users.length, contacts).map(
+      (j) => `\t["${users[j]!}@${DOMAIN}"] = {\n\t\t["subscription"] = "both";\n\t\t["groups"] = {};\n\t};\n`,
+    );
+    writeFile(
+      join(dir, `${encode(user)}.dat`),
+      `return {\n\t[false] = {\n\t\t["version"] = 1;\n\t\t["pending"] = {};\n\t};\n${items.join('')}};\n`,
+    );
+  });
+}
+
 export const prosody: PeerSpec = {
   name: 'Prosody',
   async start(options) {
@@ -62,6 +79,7 @@ export const prosody: PeerSpec = {
     copyFileSync(TLS_KEY, join(dir, 'server.key'));
     copyFileSync(TLS_CERT, join(dir, 'server.pem'));
     await writeAccounts(dataPath, options.users, options.password);
+    writeRosterFiles(dataPath, options.users, options.contacts ?? 0);
     const config = join(dir, 'prosody.cfg.lua');
     writeFile(
       config,

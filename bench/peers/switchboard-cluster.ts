@@ -18,6 +18,7 @@ import {
   writeFile,
   type PeerSpec,
   type RunningPeer,
+  writeRosters,
 } from './peer.js';
 
 const DOMAIN = 'localhost';
@@ -146,6 +147,7 @@ export function switchboardCluster(routers = 1): PeerSpec {
               }),
             );
           }
+          await writeRosters(store, options.users, options.contacts ?? 0, DOMAIN);
         } finally {
           await store.close();
         }

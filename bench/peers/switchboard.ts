@@ -14,6 +14,7 @@ import {
   waitForPort,
   writeFile,
   type PeerSpec,
+  writeRosters,
 } from './peer.js';
 
 const DOMAIN = 'localhost';
@@ -50,6 +51,7 @@ export const switchboard: PeerSpec = {
           }),
         );
       }
+      await writeRosters(store, options.users, options.contacts ?? 0, DOMAIN);
     } finally {
       await store.close();
     }
