@@ -24,8 +24,15 @@ describe('docker-compose.yml and the HAProxy configuration', () => {
 
   it('refuses to interpolate without the fake-salt secret, which must be the same on every edge', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'switchboard-compose-'));
-    const envFile = join(dir, 'empty.env');
-    await writeFile(envFile, '');
+    // Every variable of .env.example but the secret: docker-compose names the first one missing.
+    const envFile = join(dir, 'no-salt.env');
+    await writeFile(
+      envFile,
+      readFileSync(ENV_EXAMPLE, 'utf8')
+        .split('\n')
+        .filter((line) => !line.startsWith('SWITCHBOARD_FAKE_SALT_SECRET='))
+        .join('\n'),
+    );
     const run = pexec('docker-compose', ['--env-file', envFile, '-f', COMPOSE_FILE, 'config', '-q'], {
       cwd: ROOT,
       env: Object.fromEntries(

@@ -138,6 +138,8 @@ export interface ClusterDeployment extends Deployment {
   settled(timeoutMs?: number): Promise<void>;
   /** Resolves with the first log line of router `i` that passes `test`, past or future. */
   routerLog(i: number, test: (line: LogLine) => boolean, what: string, timeoutMs?: number): Promise<LogLine>;
+  /** Resolves with the first log line of edge `i` that passes `test`, past or future. */
+  edgeLog(i: number, test: (line: LogLine) => boolean, what: string, timeoutMs?: number): Promise<LogLine>;
 }
 
 /** One line of pino JSON output. */
@@ -562,6 +564,7 @@ export async function cluster(options: ClusterOptions = {}): Promise<ClusterDepl
     partitionsOf: (i) => partitionsHeld(routers[i]!, i),
     settled,
     routerLog: (i, test, what, timeoutMs) => routers[i]!.waitFor(test, what, timeoutMs),
+    edgeLog: (i, test, what, timeoutMs) => edges[i]!.waitFor(test, what, timeoutMs),
   };
 }
 

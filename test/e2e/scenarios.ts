@@ -1,6 +1,7 @@
 // One scenario suite, run against every deployment (embedded.test.ts, cluster.test.ts): real
 // clients over real sockets, stanzas after the RFC 6121 / XEP examples.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { xml } from '@xmpp/client';
@@ -147,6 +148,102 @@ function lines(stream: NodeJS.ReadableStream): {
 }
 
 // ---- the suite ----
+
+// ---- modern clients: carbons, archive, PEP, push (XEP-0280, XEP-0313, XEP-0163, XEP-0357) ----
+
+const CARBONS = 'urn:xmpp:carbons:2';
+const MAM = 'urn:xmpp:mam:2';
+const RSM = 'http://jabber.org/protocol/rsm';
+const PUBSUB = 'http://jabber.org/protocol/pubsub';
+const PUBSUB_EVENT = 'http://jabber.org/protocol/pubsub#event';
+const DISCO_INFO = 'http://jabber.org/protocol/disco#info';
+const AVATAR_METADATA = 'urn:xmpp:avatar:metadata';
+const BOOKMARKS = 'urn:xmpp:bookmarks:1';
+
+interface IqResponder {
+  get(xmlns: string, name: string, handler: (ctx: { element: Element }) => Element | boolean): void;
+  set(xmlns: string, name: string, handler: (ctx: { element: Element }) => Element | boolean): void;
+}
+const responder = (s: Session): IqResponder => (s.xmpp as unknown as { iqCallee: IqResponder }).iqCallee;
+
+/** A PEP notification (XEP-0163 §4.3) for `node`, with the item id when given. */
+const isEvent =
+  (node: string, itemId?: string) =>
+  (s: Element): boolean => {
+    const items = s.is('message') ? s.getChild('event', PUBSUB_EVENT)?.getChild('items') : undefined;
+    if (items?.attrs.node !== node) return false;
+    return itemId === undefined || items.getChild('item')?.attrs.id === itemId;
+  };
+
+/**
+ * Makes a client advertise XEP-0115 caps with `+notify` for `nodes`: answers
+ * disco#info for its caps node and returns the `<c/>` for its presence.
+ */
+function advertiseCaps(s: Session, nodes: readonly string[]): Element {
+  const node = 'https://switchboard.example/e2e';
+  // A feature of its own per client, so each run makes the server learn the caps afresh.
+  const features = [
+    DISCO_INFO,
+    'http://jabber.org/protocol/caps',
+    `urn:example:${s.jid}`,
+    ...nodes.map((n) => `${n}+notify`),
+  ];
+  const sorted = [...features].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  // XEP-0115 §5.1: identities, then features, each followed by '<'.
+  const ver = createHash('sha1')
+    .update(`client/phone//e2e<${sorted.map((f) => `${f}<`).join('')}`)
+    .digest('base64');
+  responder(s).get(DISCO_INFO, 'query', (ctx) =>
+    xml(
+      'query',
+      { xmlns: DISCO_INFO, node: ctx.element.attrs.node as string },
+      xml('identity', { category: 'client', type: 'phone', name: 'e2e' }),
+      ...features.map((f) => xml('feature', { var: f })),
+    ),
+  );
+  return xml('c', { xmlns: 'http://jabber.org/protocol/caps', hash: 'sha-1', node, ver });
+}
+
+function publishOptions(fields: Record<string, string>): Element {
+  return xml(
+    'publish-options',
+    {},
+    xml(
+      'x',
+      { xmlns: 'jabber:x:data', type: 'submit' },
+      xml('field', { var: 'FORM_TYPE', type: 'hidden' }, xml('value', {}, `${PUBSUB}#publish-options`)),
+      ...Object.entries(fields).map(([k, v]) => xml('field', { var: k }, xml('value', {}, v))),
+    ),
+  );
+}
+
+// XEP-0084 §4.2 metadata item.
+function avatarMetadata(id: string): Element {
+  return xml(
+    'iq',
+    { type: 'set' },
+    xml(
+      'pubsub',
+      { xmlns: PUBSUB },
+      xml(
+        'publish',
+        { node: AVATAR_METADATA },
+        xml(
+          'item',
+          { id },
+          xml(
+            'metadata',
+            { xmlns: AVATAR_METADATA },
+            xml('info', { bytes: '12345', id, height: '64', width: '64', type: 'image/png' }),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+/** The <set/> of a MAM query's <fin/> (XEP-0313 §4.3). */
+const finSet = (iq: Element): Element => iq.getChild('fin', MAM)!.getChild('set', RSM)!;
 
 /** Every scenario, against the deployment `start` makes. */
 export function scenarioSuite(name: string, start: () => Promise<Deployment>): void {
@@ -740,6 +837,256 @@ export function scenarioSuite(name: string, start: () => Promise<Deployment>): v
       expect(Number.isInteger(seconds)).toBe(true);
       expect(seconds).toBeGreaterThanOrEqual(0);
     });
+
+    it('copies messages to the other resource as carbons (XEP-0280 §6)', async () => {
+      const opened: Session[] = [];
+      const track = (s: Session): Session => (opened.push(s), s);
+      try {
+        const u = await cast(d, ['romeo', 'juliet']);
+        const romeo = track(await online(d, u.romeo, 'orchard'));
+        const balcony = track(await online(d, u.juliet, 'balcony', [xml('priority', {}, '5')]));
+        const chamber = track(await online(d, u.juliet, 'chamber'));
+        await chamber.iq(xml('iq', { type: 'set' }, xml('enable', { xmlns: CARBONS })));
+
+        // To the bare JID: the highest-priority resource gets it, the other a <received/> copy.
+        await romeo.send(chat(balcony.bare, 'carbon-1', 'Wherefore art thou, Romeo?'));
+        await balcony.inbox.next(isMessage('carbon-1'), 'the message itself');
+        const received = await chamber.inbox.next(
+          (s) => s.is('message') && s.getChild('received', CARBONS) !== undefined,
+          'the received carbon',
+        );
+        expect(received.attrs.from).toBe(chamber.bare);
+        const inner = received
+          .getChild('received', CARBONS)!
+          .getChild('forwarded', 'urn:xmpp:forward:0')!
+          .getChild('message')!;
+        expect(inner.attrs).toMatchObject({ id: 'carbon-1', from: romeo.jid });
+        expect(inner.getChildText('body')).toBe('Wherefore art thou, Romeo?');
+
+        // What another resource sends comes back as <sent/>.
+        await balcony.send(chat(romeo.jid, 'carbon-2', 'Neither, fair saint'));
+        await romeo.inbox.next(isMessage('carbon-2'), 'the reply');
+        const sent = await chamber.inbox.next(
+          (s) => s.is('message') && s.getChild('sent', CARBONS) !== undefined,
+          'the sent carbon',
+        );
+        expect(
+          sent.getChild('sent', CARBONS)!.getChild('forwarded')!.getChild('message')!.attrs,
+        ).toMatchObject({
+          id: 'carbon-2',
+          to: romeo.jid,
+        });
+      } finally {
+        // The edge caps connections per address: a scenario closes what it opened.
+        await Promise.all(opened.map((o) => o.stop()));
+      }
+    });
+
+    it('pages through 500 archived messages with RSM (XEP-0313 §4, XEP-0059)', async () => {
+      const opened: Session[] = [];
+      const track = (s: Session): Session => (opened.push(s), s);
+      try {
+        // Five senders of 100 each: one session may not send 500 stanzas in a burst (edge rate limits).
+        const u = await cast(d, ['juliet', 'romeo', 'mercutio', 'benvolio', 'tybalt', 'nurse']);
+        const juliet = track(await d.connect(u.juliet, 'balcony'));
+        const expected: string[] = [];
+        for (const sender of [u.romeo, u.mercutio, u.benvolio, u.tybalt, u.nurse]) {
+          const s = track(await d.connect(sender, 'phone'));
+          for (let i = 0; i < 100; i++) {
+            await s.send(chat(juliet.bare, `mam-${i}`, `${sender} line ${i}`));
+            expected.push(`${sender} line ${i}`);
+          }
+          // Archived in juliet's partition in this order: the next sender starts once these are in.
+          await barrier(s, juliet.bare);
+        }
+        const seen: string[] = [];
+        let after: string | undefined;
+        let pages = 0;
+        for (;;) {
+          const queryid = `page-${pages}`;
+          const fin = await juliet.iq(
+            xml(
+              'iq',
+              { type: 'set' },
+              xml(
+                'query',
+                { xmlns: MAM, queryid },
+                xml(
+                  'x',
+                  { xmlns: 'jabber:x:data', type: 'submit' },
+                  xml('field', { var: 'FORM_TYPE', type: 'hidden' }, xml('value', {}, MAM)),
+                ),
+                xml(
+                  'set',
+                  { xmlns: RSM },
+                  ...[xml('max', {}, '100'), ...(after === undefined ? [] : [xml('after', {}, after)])],
+                ),
+              ),
+            ),
+            15_000,
+          );
+          pages++;
+          const set = finSet(fin);
+          expect(set.getChildText('count')).toBe('500');
+          const results = await juliet.inbox.collect(
+            (s) => s.getChild('result', MAM)?.attrs.queryid === queryid,
+            Math.min(100, 500 - seen.length),
+            `the results of ${queryid}`,
+          );
+          for (const r of results) {
+            const message = r.getChild('result', MAM)!.getChild('forwarded')!.getChild('message')!;
+            seen.push(message.getChildText('body') ?? '');
+          }
+          expect(set.getChildText('last')).toBe(
+            results[results.length - 1]!.getChild('result', MAM)!.attrs.id,
+          );
+          if (fin.getChild('fin', MAM)!.attrs.complete === 'true') break;
+          after = set.getChildText('last')!;
+          expect(pages).toBeLessThan(6);
+        }
+        expect(pages).toBe(5);
+        expect(seen).toEqual(expected);
+      } finally {
+        // The edge caps connections per address: a scenario closes what it opened.
+        await Promise.all(opened.map((o) => o.stop()));
+      }
+    }, 60_000);
+
+    it('notifies a contact of a PEP avatar by its caps, and keeps bookmarks private (XEP-0163, XEP-0084, XEP-0402)', async () => {
+      const opened: Session[] = [];
+      const track = (s: Session): Session => (opened.push(s), s);
+      try {
+        const u = await cast(d, ['juliet', 'romeo']);
+        const juliet = track(await online(d, u.juliet, 'balcony'));
+        const romeo = track(await online(d, u.romeo, 'orchard'));
+        await befriend(juliet, romeo);
+        const caps = advertiseCaps(romeo, [AVATAR_METADATA, BOOKMARKS]);
+
+        await juliet.iq(avatarMetadata('avatar-1'));
+        // Bookmarks are for the owner only (XEP-0402 §3: access model whitelist).
+        await juliet.iq(
+          xml(
+            'iq',
+            { type: 'set' },
+            xml(
+              'pubsub',
+              { xmlns: PUBSUB },
+              xml(
+                'publish',
+                { node: BOOKMARKS },
+                xml(
+                  'item',
+                  { id: 'theplay@conference.shakespeare.lit' },
+                  xml(
+                    'conference',
+                    { xmlns: BOOKMARKS, name: 'The Play', autojoin: 'true' },
+                    xml('nick', {}, 'JC'),
+                  ),
+                ),
+              ),
+              publishOptions({
+                'pubsub#persist_items': 'true',
+                'pubsub#max_items': 'max',
+                'pubsub#send_last_published_item': 'never',
+                'pubsub#access_model': 'whitelist',
+              }),
+            ),
+          ),
+        );
+
+        // Romeo's client comes with caps: the server asks for them (disco#info), then sends the last item.
+        await romeo.send(xml('presence', {}, caps));
+        const last = await romeo.inbox.next(
+          isEvent(AVATAR_METADATA, 'avatar-1'),
+          'the last avatar item',
+          15_000,
+        );
+        expect(last.attrs.from).toBe(juliet.bare);
+        await juliet.iq(avatarMetadata('avatar-2'));
+        const fresh = await romeo.inbox.next(isEvent(AVATAR_METADATA, 'avatar-2'), 'the new avatar', 15_000);
+        expect(
+          fresh
+            .getChild('event', PUBSUB_EVENT)!
+            .getChild('items')!
+            .getChild('item')!
+            .getChild('metadata', AVATAR_METADATA),
+        ).toBeDefined();
+        // Bookmarks would have come before the avatars, in order from juliet's partition: none did.
+        expect(romeo.inbox.history.filter(isEvent(BOOKMARKS))).toEqual([]);
+        await expect(
+          romeo.iq(
+            xml(
+              'iq',
+              { type: 'get', to: juliet.bare },
+              xml('pubsub', { xmlns: PUBSUB }, xml('items', { node: BOOKMARKS })),
+            ),
+          ),
+        ).rejects.toThrow(/not-allowed/);
+        const mine = await juliet.iq(
+          xml('iq', { type: 'get' }, xml('pubsub', { xmlns: PUBSUB }, xml('items', { node: BOOKMARKS }))),
+        );
+        expect(mine.getChild('pubsub', PUBSUB)!.getChild('items')!.getChild('item')!.attrs.id).toBe(
+          'theplay@conference.shakespeare.lit',
+        );
+      } finally {
+        // The edge caps connections per address: a scenario closes what it opened.
+        await Promise.all(opened.map((o) => o.stop()));
+      }
+    }, 60_000);
+
+    it('publishes a push notification to the app server while the phone is away (XEP-0357 §6)', async () => {
+      const opened: Session[] = [];
+      const track = (s: Session): Session => (opened.push(s), s);
+      try {
+        const u = await cast(d, ['juliet', 'romeo', 'appserver']);
+        const app = track(await d.connect(u.appserver, 'push'));
+        responder(app).set(PUBSUB, 'pubsub', () => true);
+        const juliet = track(await online(d, u.juliet, 'phone'));
+        const romeo = track(await online(d, u.romeo, 'orchard'));
+        await befriend(juliet, romeo);
+        await juliet.iq(
+          xml(
+            'iq',
+            { type: 'set' },
+            xml(
+              'enable',
+              { xmlns: 'urn:xmpp:push:0', jid: app.jid, node: 'yxs32uqsflafdk3iuqo' },
+              xml(
+                'x',
+                { xmlns: 'jabber:x:data', type: 'submit' },
+                xml('field', { var: 'FORM_TYPE' }, xml('value', {}, `${PUBSUB}#publish-options`)),
+                xml('field', { var: 'secret' }, xml('value', {}, 'eruio234vzxc2kla-91')),
+              ),
+            ),
+          ),
+        );
+        await juliet.stop();
+        await romeo.inbox.next(isPresence(juliet.jid, 'unavailable'), "juliet's unavailable presence");
+        await romeo.send(chat(juliet.bare, 'push-1', 'Wherefore art thou?'));
+        const push = await app.inbox.next(
+          (s) => s.is('iq') && s.attrs.type === 'set' && s.getChild('pubsub', PUBSUB) !== undefined,
+          'the push notification',
+          15_000,
+        );
+        expect(push.attrs.from).toBe(juliet.bare);
+        const publish = push.getChild('pubsub', PUBSUB)!.getChild('publish')!;
+        expect(publish.attrs.node).toBe('yxs32uqsflafdk3iuqo');
+        const fields = new Map(
+          publish
+            .getChild('item')!
+            .getChild('notification', 'urn:xmpp:push:0')!
+            .getChild('x', 'jabber:x:data')!
+            .getChildren('field')
+            .map((f) => [f.attrs.var as string, f.getChildText('value')]),
+        );
+        expect(fields.get('FORM_TYPE')).toBe('urn:xmpp:push:summary');
+        expect(fields.get('message-count')).toBe('1');
+        expect(fields.get('last-message-sender')).toBe(romeo.jid);
+      } finally {
+        // The edge caps connections per address: a scenario closes what it opened.
+        await Promise.all(opened.map((o) => o.stop()));
+      }
+    }, 60_000);
 
     it('lets a slixmpp client subscribe, chat and leave with an @xmpp/client user (interop)', async () => {
       const u = await cast(d, ['juliet', 'mercutio']);

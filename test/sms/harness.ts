@@ -14,6 +14,8 @@ import type { SmsProvider } from '../../services/sms-gateway/src/providers/provi
 import { createMemoryQueue } from '../../services/sms-gateway/src/queue/memory.js';
 import type { OutboundQueue } from '../../services/sms-gateway/src/queue/queue.js';
 import type { Registrations } from '../../services/sms-gateway/src/registrations/registrations.js';
+import type { RoomsConfig } from '../../services/sms-gateway/src/config.js';
+import { openSqliteRoomMemberships } from '../../services/sms-gateway/src/rooms/sqlite.js';
 import { openSqliteRegistrations } from '../../services/sms-gateway/src/registrations/sqlite.js';
 import type { Transport } from '../../services/sms-gateway/src/transports/transport.js';
 import { Inbox, ROOT } from '../e2e/deployments.js';
@@ -110,11 +112,15 @@ export interface GatewayOptions {
   readonly http: FastifyInstance;
   readonly logger: Logger;
   readonly maxSegments?: number;
+  /** SQLite file of the registrations and room memberships (kept across a restart); in memory without it. */
+  readonly dataFile?: string;
+  readonly rooms?: RoomsConfig;
 }
 
 /** The gateway as main.ts wires it in embedded mode: in-process queue, SQLite registrations. */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
-  const sqlite = openSqliteRegistrations({ path: ':memory:' });
+  const sqlite = openSqliteRegistrations({ path: options.dataFile ?? ':memory:' });
+  const memberships = openSqliteRoomMemberships({ path: options.dataFile ?? ':memory:' });
   const stored = new Set<string>();
   const watchers = new Set<() => void>();
   const untilRecorded = (condition: () => boolean): Promise<void> =>
@@ -157,11 +163,18 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       }),
   };
   const app = buildGateway(
-    { domain: SMS_DOMAIN, maxSegments: options.maxSegments ?? 3, accountFields: {}, reportTtlMs: 60_000 },
+    {
+      domain: SMS_DOMAIN,
+      maxSegments: options.maxSegments ?? 3,
+      accountFields: {},
+      reportTtlMs: 60_000,
+      ...(options.rooms === undefined ? {} : { rooms: options.rooms }),
+    },
     {
       transport: options.transport,
       provider: options.provider,
       registrations,
+      rooms: memberships,
       queue,
       http: options.http,
       logger: options.logger,
@@ -178,6 +191,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     async stop() {
       await app.stop();
       await registrations.close();
+      await memberships.close();
     },
   };
 }

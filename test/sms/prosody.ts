@@ -17,6 +17,8 @@ export interface ProsodyOptions {
   readonly domain: string;
   readonly component: { readonly domain: string; readonly secret: string };
   readonly users: Readonly<Record<string, string>>;
+  /** A domain for Prosody's built-in MUC component (`Component "conference.localhost" "muc"`). */
+  readonly muc?: string;
 }
 
 export interface Prosody {
@@ -94,7 +96,14 @@ VirtualHost "${options.domain}"
 
 Component "${options.component.domain}"
   component_secret = "${options.component.secret}"
-`,
+${
+  options.muc === undefined
+    ? ''
+    : `
+Component "${options.muc}" "muc"
+  restrict_room_creation = false
+`
+}`,
   );
   const user = await prosodyUser();
   if (user !== null) await chownTree(dir, user.uid, user.gid);

@@ -5,7 +5,7 @@ import { EnvelopeError } from './envelope.js';
  * that edge, or an order to close a session (resource conflict, account
  * removed, shutdown). The edge writes `xml` to the socket as is.
  */
-export type Delivery = StanzaDelivery | CloseDelivery;
+export type Delivery = StanzaDelivery | CloseDelivery | MovedDelivery;
 
 export interface StanzaDelivery {
   readonly v: 1;
@@ -33,6 +33,21 @@ export interface CloseDelivery {
   readonly ts: number;
 }
 
+/**
+ * The session resumed on another edge (XEP-0198 §5): the edge that held it drops its copy without
+ * ending the session, and closes the old stream if it is still open.
+ */
+export interface MovedDelivery {
+  readonly v: 1;
+  readonly kind: 'moved';
+  readonly id: string;
+  readonly sessionId: string;
+  readonly to: string;
+  /** The edge that holds the session now. */
+  readonly edgeId: string;
+  readonly ts: number;
+}
+
 export function encodeDelivery(delivery: Delivery): string {
   return JSON.stringify(delivery);
 }
@@ -52,7 +67,9 @@ export function decodeDelivery(raw: string): Delivery {
       ? (['id', 'sessionId', 'to', 'xml'] as const)
       : d['kind'] === 'close'
         ? (['id', 'sessionId', 'to', 'condition', 'text'] as const)
-        : null;
+        : d['kind'] === 'moved'
+          ? (['id', 'sessionId', 'to', 'edgeId'] as const)
+          : null;
   if (fields === null) throw new EnvelopeError(`unknown delivery kind ${String(d['kind'])}`);
   for (const f of fields)
     if (typeof d[f] !== 'string') throw new EnvelopeError(`delivery field ${f} is not a string`);

@@ -9,7 +9,12 @@ export type EnvelopeKind =
   /** A session bound a resource on an edge (RFC 6120 §7). */
   | 'session-start'
   /** A session ended (stream closed, socket lost, edge died). */
-  | 'session-end';
+  | 'session-end'
+  /**
+   * A session's delivery state changed; `type` says how: 'detached' (connection lost, waiting for
+   * a XEP-0198 resume), 'resumed', 'inactive' or 'active' (XEP-0352). For push (XEP-0357).
+   */
+  | 'session-state';
 
 /**
  * The unit on every stream. It carries the routing facts (from, to, kind,
@@ -56,6 +61,7 @@ const KINDS: ReadonlySet<string> = new Set<EnvelopeKind>([
   'iq',
   'session-start',
   'session-end',
+  'session-state',
 ]);
 
 export function encodeEnvelope(envelope: Envelope): string {

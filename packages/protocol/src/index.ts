@@ -13,5 +13,6 @@ export {
   encodeDelivery,
   type CloseDelivery,
   type Delivery,
+  type MovedDelivery,
   type StanzaDelivery,
 } from './delivery.js';

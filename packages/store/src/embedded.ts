@@ -12,6 +12,7 @@ import {
   RosterFullError,
   TooLargeError,
 } from './errors.js';
+import { embeddedMobileStores, MOBILE_MIGRATION, MOBILE_PURGE_USER } from './embedded-mobile.js';
 import { canonicalItem, EMPTY_ROSTER_VERSION, formatVersion, parseVersion, sameItem } from './roster-item.js';
 import { sanitizeCredentials } from './scram.js';
 import {
@@ -98,6 +99,7 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (user, jid)
   ) WITHOUT ROWID;
   `,
+  MOBILE_MIGRATION,
 ];
 
 function migrate(db: Database.Database): void {
@@ -275,6 +277,7 @@ export function openEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
     'DELETE FROM private_xml WHERE user = ?',
     'DELETE FROM vcards WHERE user = ?',
     'DELETE FROM blocklist WHERE user = ?',
+    ...MOBILE_PURGE_USER,
   ].map((sql) => db.prepare<[string]>(sql));
 
   const toAccount = (row: AccountRow): Account => ({
@@ -480,6 +483,7 @@ export function openEmbeddedStore(options: EmbeddedStoreOptions = {}): Store {
       isBlocked: (user, jid) =>
         sync(() => blockCandidates(jid).some((candidate) => q.blockHas.get(user, candidate) !== undefined)),
     },
+    ...embeddedMobileStores(db),
     close: () =>
       sync(() => {
         if (db.open) db.close();

@@ -84,3 +84,22 @@ export class TooLargeError extends StoreError {
     super(`${what} of ${bytes} bytes exceeds ${limit}`);
   }
 }
+
+/** An archive query's cursor names a message that is not in the result set (XEP-0313 §4.1.2: item-not-found). */
+export class ArchiveItemNotFoundError extends StoreError {
+  override readonly name = 'ArchiveItemNotFoundError';
+  constructor(readonly id: string) {
+    super(`no archived message ${id} in this result set`);
+  }
+}
+
+/** A PEP publish to a node that was not created first. */
+export class PepNodeNotFoundError extends StoreError {
+  override readonly name = 'PepNodeNotFoundError';
+  constructor(
+    readonly user: string,
+    readonly node: string,
+  ) {
+    super(`${user} has no PEP node ${node}`);
+  }
+}

@@ -11,6 +11,7 @@ import {
   RosterFullError,
   TooLargeError,
 } from './errors.js';
+import { mobileKeysOf, redisMobileStores } from './redis-mobile.js';
 import { canonicalItem, EMPTY_ROSTER_VERSION, formatVersion, parseVersion, sameItem } from './roster-item.js';
 import { sanitizeCredentials } from './scram.js';
 import {
@@ -300,7 +301,11 @@ export function createRedisStore(options: RedisStoreOptions): Store {
         if (ok !== 1) throw new AccountNotFoundError(jid);
       },
       async delete(jid) {
-        const existed = await scripts.deleteUser.run(client, Object.values(userKeys(jid)), []);
+        const existed = await scripts.deleteUser.run(
+          client,
+          [...Object.values(userKeys(jid)), ...(await mobileKeysOf(client, jid))],
+          [],
+        );
         await Promise.all([
           client.zrem(AccountIndexKeys.all(), jid),
           client.zrem(AccountIndexKeys.domain(domainOf(jid)), jid),
@@ -489,6 +494,8 @@ export function createRedisStore(options: RedisStoreOptions): Store {
         return scores.some((s) => s !== null);
       },
     },
+
+    ...redisMobileStores(client),
 
     async close() {
       if (closed) return;

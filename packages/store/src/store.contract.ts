@@ -4,10 +4,12 @@ import { compareUtf8 } from './addresses.js';
 import {
   AccountExistsError,
   AccountNotFoundError,
+  ArchiveItemNotFoundError,
   BlocklistFullError,
   InvalidCredentialsError,
   InvalidRosterItemError,
   OfflineFullError,
+  PepNodeNotFoundError,
   PrivateStorageFullError,
   RosterFullError,
   TooLargeError,
@@ -638,6 +640,222 @@ export function storeContract(name: string, factory: StoreFactory): void {
         expect(await store.blocklists.list(user)).toEqual(['a.example', 'b.example']);
         await store.blocklists.add(user, ['a.example', 'c.example']);
         expect(await store.blocklists.list(user)).toEqual(['a.example', 'b.example', 'c.example']);
+      });
+    });
+    describe('archive (XEP-0313)', () => {
+      const msg = (n: number, withJid = 'juliet@capulet.lit', ts = 1_000 + n) => ({
+        id: `a${n}`,
+        ts,
+        with: withJid,
+        xml: CHAT(n),
+      });
+      const fill = async (store: Store, user: string, n: number, withOf?: (i: number) => string) => {
+        for (let i = 1; i <= n; i++) {
+          await store.archive.append(user, msg(i, withOf?.(i) ?? 'juliet@capulet.lit'), { cap: 1000 });
+        }
+      };
+      const ids = (page: { messages: { id: string }[] }) => page.messages.map((m) => m.id);
+
+      it('appends idempotently by id and reads messages back as stored', async () => {
+        const store = await make();
+        const user = `romeo@${fresh()}`;
+        expect(await store.archive.append(user, msg(1), { cap: 10 })).toBe(true);
+        expect(await store.archive.append(user, msg(1), { cap: 10 })).toBe(false);
+        expect(await store.archive.count(user)).toBe(1);
+        const page = await store.archive.query(user, { max: 10 });
+        expect(page).toEqual({ messages: [msg(1)], count: 1, firstIndex: 0, complete: true });
+      });
+
+      it('appends a batch for several users in order, idempotently', async () => {
+        const store = await make();
+        const romeo = `romeo@${fresh()}`;
+        const juliet = `juliet@${fresh()}`;
+        const entries = [
+          { user: romeo, message: msg(1) },
+          { user: juliet, message: msg(2) },
+          { user: romeo, message: msg(3) },
+        ];
+        expect(await store.archive.appendMany(entries, { cap: 10 })).toBe(3);
+        expect(await store.archive.appendMany(entries, { cap: 10 })).toBe(0);
+        expect(ids(await store.archive.query(romeo, { max: 10 }))).toEqual(['a1', 'a3']);
+        expect(ids(await store.archive.query(juliet, { max: 10 }))).toEqual(['a2']);
+      });
+
+      it('pages forwards with after, backwards from the end with before (XEP-0059 §2)', async () => {
+        const store = await make();
+        const user = `romeo@${fresh()}`;
+        await fill(store, user, 7);
+        const first = await store.archive.query(user, { max: 3 });
+        expect([ids(first), first.count, first.firstIndex, first.complete]).toEqual([
+          ['a1', 'a2', 'a3'],
+          7,
+          0,
+          false,
+        ]);
+        const second = await store.archive.query(user, { max: 3, afterId: 'a3' });
+        expect([ids(second), second.firstIndex, second.complete]).toEqual([['a4', 'a5', 'a6'], 3, false]);
+        const third = await store.archive.query(user, { max: 3, afterId: 'a6' });
+        expect([ids(third), third.complete]).toEqual([['a7'], true]);
+        const last = await store.archive.query(user, { max: 3, fromEnd: true });
+        expect([ids(last), last.firstIndex, last.complete]).toEqual([['a5', 'a6', 'a7'], 4, false]);
+        const before = await store.archive.query(user, { max: 3, fromEnd: true, beforeId: 'a5' });
+        expect([ids(before), before.complete]).toEqual([['a2', 'a3', 'a4'], false]);
+        const rest = await store.archive.query(user, { max: 3, fromEnd: true, beforeId: 'a2' });
+        expect([ids(rest), rest.complete]).toEqual([['a1'], true]);
+        const between = await store.archive.query(user, { max: 10, afterId: 'a2', beforeId: 'a6' });
+        expect([ids(between), between.complete]).toEqual([['a3', 'a4', 'a5'], true]);
+        const countOnly = await store.archive.query(user, { max: 0 });
+        expect([ids(countOnly), countOnly.count]).toEqual([[], 7]);
+      });
+
+      it('filters by contact and time, and rejects a cursor outside the result set', async () => {
+        const store = await make();
+        const user = `romeo@${fresh()}`;
+        await fill(store, user, 6, (i) => (i % 2 === 0 ? 'juliet@capulet.lit' : 'nurse@capulet.lit'));
+        const juliet = await store.archive.query(user, { max: 10, with: 'juliet@capulet.lit' });
+        expect([ids(juliet), juliet.count]).toEqual([['a2', 'a4', 'a6'], 3]);
+        const window = await store.archive.query(user, { max: 10, start: 1_002, end: 1_004 });
+        expect(ids(window)).toEqual(['a2', 'a3', 'a4']);
+        const chosen = await store.archive.query(user, { max: 10, ids: ['a5', 'a1', 'nope'] });
+        expect([ids(chosen), chosen.count]).toEqual([['a1', 'a5'], 2]);
+        await expect(
+          store.archive.query(user, { max: 10, with: 'juliet@capulet.lit', afterId: 'a3' }),
+        ).rejects.toBeInstanceOf(ArchiveItemNotFoundError);
+      });
+
+      it('keeps at most the cap, dropping the oldest, and purges by age', async () => {
+        const store = await make();
+        const user = `romeo@${fresh()}`;
+        for (let i = 1; i <= 5; i++) await store.archive.append(user, msg(i), { cap: 3 });
+        expect(ids(await store.archive.query(user, { max: 10 }))).toEqual(['a3', 'a4', 'a5']);
+        await store.archive.append(user, msg(6), { cap: 3, notBefore: 1_005 });
+        expect(ids(await store.archive.query(user, { max: 10 }))).toEqual(['a5', 'a6']);
+        expect(await store.archive.purge(user, 1_006)).toBe(1);
+        expect(ids(await store.archive.query(user, { max: 10 }))).toEqual(['a6']);
+      });
+
+      it('stores preferences and removes everything with the account', async () => {
+        const store = await make();
+        const user = `romeo@${fresh()}`;
+        expect(await store.archive.getPrefs(user)).toBeNull();
+        const prefs = {
+          default: 'roster',
+          always: ['romeo@montague.lit'],
+          never: ['montague@montague.lit'],
+        } as const;
+        await store.archive.setPrefs(user, prefs);
+        expect(await store.archive.getPrefs(user)).toEqual(prefs);
+        await store.accounts.create(user, await creds());
+        await fill(store, user, 2);
+        await store.pep.putNode(user, 'urn:xmpp:avatar:data', {
+          accessModel: 'presence',
+          persistItems: true,
+          maxItems: 1,
+        });
+        await store.pep.publish(user, 'urn:xmpp:avatar:data', { id: 'i1', xml: '<item id="i1"/>', ts: 1 });
+        await store.push.put(user, { jid: 'push.example', node: 'n1', formXml: '', resource: 'phone' });
+        expect(await store.accounts.delete(user)).toBe(true);
+        expect(await store.archive.count(user)).toBe(0);
+        expect(await store.archive.getPrefs(user)).toBeNull();
+        expect(await store.pep.listNodes(user)).toEqual([]);
+        expect(await store.pep.items(user, 'urn:xmpp:avatar:data')).toEqual([]);
+        expect(await store.push.list(user)).toEqual([]);
+      });
+    });
+
+    describe('PEP nodes and items (XEP-0163)', () => {
+      const config = (maxItems = 1, accessModel: 'presence' | 'whitelist' = 'presence') => ({
+        accessModel,
+        persistItems: true,
+        maxItems,
+      });
+      const item = (id: string, ts = 1) => ({ id, xml: `<item id='${id}'><x/></item>`, ts });
+
+      it('creates, lists, reconfigures and deletes nodes', async () => {
+        const store = await make();
+        const user = `juliet@${fresh()}`;
+        expect(await store.pep.getNode(user, 'urn:xmpp:bookmarks:1')).toBeNull();
+        await store.pep.putNode(user, 'urn:xmpp:bookmarks:1', config(100, 'whitelist'));
+        await store.pep.putNode(user, 'urn:xmpp:avatar:metadata', config());
+        expect(await store.pep.getNode(user, 'urn:xmpp:bookmarks:1')).toEqual(config(100, 'whitelist'));
+        expect((await store.pep.listNodes(user)).map((n) => n.node)).toEqual([
+          'urn:xmpp:avatar:metadata',
+          'urn:xmpp:bookmarks:1',
+        ]);
+        expect(await store.pep.deleteNode(user, 'urn:xmpp:avatar:metadata')).toBe(true);
+        expect(await store.pep.deleteNode(user, 'urn:xmpp:avatar:metadata')).toBe(false);
+        expect((await store.pep.listNodes(user)).map((n) => n.node)).toEqual(['urn:xmpp:bookmarks:1']);
+      });
+
+      it('keeps the newest max_items items, newest first; a republished id moves to the front', async () => {
+        const store = await make();
+        const user = `juliet@${fresh()}`;
+        const node = 'urn:xmpp:bookmarks:1';
+        await store.pep.putNode(user, node, config(3));
+        for (const id of ['a', 'b', 'c']) await store.pep.publish(user, node, item(id));
+        await store.pep.publish(user, node, item('a', 2));
+        expect((await store.pep.items(user, node)).map((i) => i.id)).toEqual(['a', 'c', 'b']);
+        await store.pep.publish(user, node, item('d'));
+        expect((await store.pep.items(user, node)).map((i) => i.id)).toEqual(['d', 'a', 'c']);
+        expect((await store.pep.items(user, node, 1)).map((i) => i.id)).toEqual(['d']);
+        expect(await store.pep.item(user, node, 'a')).toEqual(item('a', 2));
+        await store.pep.putNode(user, node, config(2));
+        expect((await store.pep.items(user, node)).map((i) => i.id)).toEqual(['d', 'a']);
+        expect(await store.pep.retract(user, node, 'd')).toBe(true);
+        expect(await store.pep.retract(user, node, 'd')).toBe(false);
+        expect(await store.pep.item(user, node, 'd')).toBeNull();
+        await store.pep.putNode(user, node, { accessModel: 'presence', persistItems: false, maxItems: 10 });
+        await store.pep.publish(user, node, item('e'));
+        expect((await store.pep.items(user, node)).map((i) => i.id)).toEqual(['e']);
+      });
+
+      it('refuses to publish to a node that does not exist', async () => {
+        const store = await make();
+        await expect(store.pep.publish(`juliet@${fresh()}`, 'nope', item('a'))).rejects.toBeInstanceOf(
+          PepNodeNotFoundError,
+        );
+      });
+    });
+
+    describe('push registrations (XEP-0357)', () => {
+      it('adds, replaces, lists and removes registrations by node or by app server', async () => {
+        const store = await make();
+        const user = `romeo@${fresh()}`;
+        const form = "<x xmlns='jabber:x:data' type='submit'/>";
+        await store.push.put(user, {
+          jid: 'push-5.client.example',
+          node: 'yxs32uqsflafdk3iuqo',
+          formXml: '',
+          resource: 'tablet',
+        });
+        await store.push.put(user, {
+          jid: 'push-5.client.example',
+          node: 'yxs32uqsflafdk3iuqo',
+          formXml: form,
+          resource: 'phone',
+        });
+        await store.push.put(user, {
+          jid: 'push-5.client.example',
+          node: 'another',
+          formXml: '',
+          resource: 'phone',
+        });
+        await store.push.put(user, {
+          jid: 'push-1.client.example',
+          node: 'n',
+          formXml: '',
+          resource: 'phone',
+        });
+        expect(await store.push.list(user)).toEqual([
+          { jid: 'push-1.client.example', node: 'n', formXml: '', resource: 'phone' },
+          { jid: 'push-5.client.example', node: 'another', formXml: '', resource: 'phone' },
+          { jid: 'push-5.client.example', node: 'yxs32uqsflafdk3iuqo', formXml: form, resource: 'phone' },
+        ]);
+        expect(await store.push.remove(user, 'push-5.client.example', 'another')).toBe(1);
+        expect(await store.push.remove(user, 'push-5.client.example')).toBe(1);
+        expect(await store.push.list(user)).toEqual([
+          { jid: 'push-1.client.example', node: 'n', formXml: '', resource: 'phone' },
+        ]);
       });
     });
   });

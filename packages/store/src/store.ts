@@ -68,8 +68,8 @@ export interface AccountStore {
   setCredentials(bareJid: string, credentials: Credentials): Promise<void>;
   /**
    * Removes the account and everything stored for the user: roster (with its
-   * versions), offline messages, private XML, vCard and blocklist.
-   * Resolves to whether an account existed.
+   * versions), offline messages, private XML, vCard, blocklist, archive,
+   * PEP nodes and push registrations. Resolves to whether an account existed.
    */
   delete(bareJid: string): Promise<boolean>;
   /** Bare JIDs sorted by UTF-8 bytes, one page at a time. */
@@ -209,6 +209,137 @@ export interface BlocklistStore {
   isBlocked(user: string, jid: string): Promise<boolean>;
 }
 
+/** A message kept in a user's archive (XEP-0313). */
+export interface ArchivedMessage {
+  /** The archive id, also the XEP-0359 stanza-id: unique per archive, the key that makes appending idempotent. */
+  readonly id: string;
+  /** Milliseconds since the epoch. */
+  readonly ts: number;
+  /** Bare JID of the other party (XEP-0313 §4.1.1 `with`). */
+  readonly with: string;
+  readonly xml: string;
+}
+
+/** Filters and a page of an archive query (XEP-0313 §4.1, XEP-0059 RSM). */
+export interface ArchiveQuery {
+  /** Only messages exchanged with this bare JID. */
+  readonly with?: string;
+  /** Only messages at or after this time (ms). */
+  readonly start?: number;
+  /** Only messages at or before this time (ms). */
+  readonly end?: number;
+  /** Only messages after the one with this id (RSM `after`, MAM `after-id`). */
+  readonly afterId?: string;
+  /** Only these messages, by archive id (XEP-0313 §4.1.1 `ids`). */
+  readonly ids?: readonly string[];
+  /** Only messages before the one with this id (RSM `before`, MAM `before-id`). */
+  readonly beforeId?: string;
+  /** Page size; 0 asks only for the count. */
+  readonly max: number;
+  /** Take the page from the end of the range (RSM `<before/>`): the last page first. */
+  readonly fromEnd?: boolean;
+}
+
+export interface ArchivePage {
+  /** In archive order, oldest first. */
+  readonly messages: ArchivedMessage[];
+  /** Size of the filtered result set, cursors ignored (XEP-0059 `<count>`). */
+  readonly count: number;
+  /** Position of the first message of the page in that set (XEP-0059 `<first index>`). */
+  readonly firstIndex: number;
+  /** No further page in the paging direction (XEP-0313 §4.3 `complete`). */
+  readonly complete: boolean;
+}
+
+/** XEP-0313 §6 archiving preferences. */
+export interface ArchivePrefs {
+  readonly default: 'always' | 'never' | 'roster';
+  readonly always: readonly string[];
+  readonly never: readonly string[];
+}
+
+export interface ArchiveAppendOptions {
+  /** Messages kept per user; the oldest go first. */
+  readonly cap: number;
+  /** Messages older than this (ms) are purged in the same operation (retention). */
+  readonly notBefore?: number;
+}
+
+export interface ArchiveStore {
+  /** Appends in arrival order; idempotent by id (false when the id is already archived). */
+  append(user: string, message: ArchivedMessage, options: ArchiveAppendOptions): Promise<boolean>;
+  /**
+   * Appends many messages, of any users, in order, as `append` would one by
+   * one but in one transaction (embedded) or one pipeline (Redis): the
+   * router writes a batch's archive entries at once. Resolves to how many were new.
+   */
+  appendMany(
+    entries: readonly { readonly user: string; readonly message: ArchivedMessage }[],
+    options: ArchiveAppendOptions,
+  ): Promise<number>;
+  /** Rejects with `ArchiveItemNotFoundError` when a cursor id is not in the filtered set. */
+  query(user: string, query: ArchiveQuery): Promise<ArchivePage>;
+  /** Removes messages older than `before` (ms); resolves to how many. */
+  purge(user: string, before: number): Promise<number>;
+  count(user: string): Promise<number>;
+  getPrefs(user: string): Promise<ArchivePrefs | null>;
+  setPrefs(user: string, prefs: ArchivePrefs): Promise<void>;
+}
+
+/** Node configuration of a PEP node (XEP-0163, XEP-0060 §16.4 `pubsub#node_config`). */
+export interface PepNodeConfig {
+  readonly accessModel: 'presence' | 'open' | 'whitelist' | 'roster';
+  readonly persistItems: boolean;
+  readonly maxItems: number;
+  /** `pubsub#send_last_published_item`; absent means `on_sub_and_presence` (XEP-0163 §4.3.4). */
+  readonly sendLastPublishedItem?: 'never' | 'on_sub' | 'on_sub_and_presence';
+}
+
+/** A published item: `xml` is the `<item/>` element with its payload. */
+export interface PepItem {
+  readonly id: string;
+  readonly xml: string;
+  readonly ts: number;
+}
+
+export interface PepStore {
+  getNode(user: string, node: string): Promise<PepNodeConfig | null>;
+  /** Nodes sorted by name. */
+  listNodes(user: string): Promise<{ node: string; config: PepNodeConfig }[]>;
+  /** Creates or reconfigures a node; items past a lower `maxItems` are dropped, oldest first. */
+  putNode(user: string, node: string, config: PepNodeConfig): Promise<void>;
+  /** Removes the node and its items; resolves to whether it existed. */
+  deleteNode(user: string, node: string): Promise<boolean>;
+  /**
+   * Stores an item as the node's newest (replacing one with the same id) and
+   * keeps only the newest `maxItems` of the node's config. The node must exist.
+   */
+  publish(user: string, node: string, item: PepItem): Promise<void>;
+  /** Newest first; at most `max` when given. */
+  items(user: string, node: string, max?: number): Promise<PepItem[]>;
+  item(user: string, node: string, id: string): Promise<PepItem | null>;
+  retract(user: string, node: string, id: string): Promise<boolean>;
+}
+
+/** A XEP-0357 push registration: an app server JID, a node on it and publish-options. */
+export interface PushRegistration {
+  readonly jid: string;
+  readonly node: string;
+  /** The `<x xmlns='jabber:x:data'>` publish-options, serialized; '' when none. */
+  readonly formXml: string;
+  /** Resource of the session that enabled it (the device the app server wakes); '' when unknown. */
+  readonly resource: string;
+}
+
+export interface PushStore {
+  /** Sorted by jid, then node. */
+  list(user: string): Promise<PushRegistration[]>;
+  /** Adds or replaces the registration for (jid, node). */
+  put(user: string, registration: PushRegistration): Promise<void>;
+  /** Removes one node of `jid`, or all of `jid`'s registrations when `node` is undefined; resolves to how many. */
+  remove(user: string, jid: string, node?: string): Promise<number>;
+}
+
 export interface Store {
   readonly accounts: AccountStore;
   readonly rosters: RosterStore;
@@ -216,6 +347,12 @@ export interface Store {
   readonly privateXml: PrivateXmlStore;
   readonly vcards: VCardStore;
   readonly blocklists: BlocklistStore;
+  /** XEP-0313 message archive. */
+  readonly archive: ArchiveStore;
+  /** XEP-0163 personal eventing nodes and items. */
+  readonly pep: PepStore;
+  /** XEP-0357 push registrations. */
+  readonly push: PushStore;
   /** Releases the database or connection; idempotent. */
   close(): Promise<void>;
 }

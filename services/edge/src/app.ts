@@ -23,11 +23,14 @@ import { ConnectionCounter, SlidingWindowLimit } from './limits.js';
 import { createEdgeMetrics, type EdgeMetrics } from './metrics.js';
 import { BatchPublisher } from './publisher.js';
 import { LoginThrottle } from './sasl/index.js';
+import { createMemoryResumptionStore, type ResumptionStore } from './sm/store.js';
+import { createMemoryFastTokenStore, type FastTokenStore } from './sasl/fast.js';
 import { ClientStream, type EdgeContext } from './stream/client-stream.js';
 import { SocketTransport } from './stream/socket-transport.js';
 import type { Transport } from './stream/transport.js';
 import { WebSocketTransport } from './stream/websocket-transport.js';
 import { loadTlsMaterial } from './tls/certificates.js';
+import { registerWeb } from './web/index.js';
 
 export { edgeConfigSchema, type EdgeConfig, type EdgeConfigInput } from './config.js';
 
@@ -41,6 +44,13 @@ export interface EdgeDeps {
   readonly tls?: { readonly key: string; readonly cert: string };
   /** Login throttle shared by the process; one per edge when absent. */
   readonly throttle?: LoginThrottle;
+  /**
+   * XEP-0198 resumption state; in this process when absent (one edge). The cluster passes the
+   * Redis store so a session can resume on any edge.
+   */
+  readonly resumption?: ResumptionStore;
+  /** XEP-0484 FAST tokens; in this process when absent. The cluster passes the Redis store. */
+  readonly fastTokens?: FastTokenStore;
 }
 
 export interface ListeningPorts {
@@ -81,7 +91,13 @@ export function build(input: EdgeConfigInput, deps: EdgeDeps): Edge {
   );
   const domains = new Set(config.domains.map((d) => parseJid(d).domain));
   const streams = new Map<string, ClientStream>();
+  /** Sessions whose connection is gone, waiting for a resume (XEP-0198 §5); they still get deliveries. */
+  const detached = new Map<string, ClientStream>();
+  /** Sessions resumed on another edge: late deliveries follow them there. */
+  const movedTo = new Map<string, string>();
   const counted = new WeakSet<ClientStream>();
+  const released = new WeakSet<ClientStream>();
+  const resumption = deps.resumption ?? createMemoryResumptionStore();
   const perIp = new ConnectionCounter(config.limits.maxConnectionsPerIp);
   const publisher = new BatchPublisher(deps.bus, logger, (_error, dropped) =>
     metrics.publishFailures.inc(dropped),
@@ -112,10 +128,43 @@ export function build(input: EdgeConfigInput, deps: EdgeDeps): Edge {
     else stream.streamError('policy-violation', 'too many connections from this address');
   };
 
-  const streamClosed = (stream: ClientStream): void => {
-    if (!streams.delete(stream.sessionId)) return;
+  /** The connection of `stream` is gone: it no longer counts against the limits. */
+  const releaseConnection = (stream: ClientStream): void => {
+    if (released.has(stream)) return;
+    released.add(stream);
     metrics.openConnections.dec({ transport: stream.transport.kind });
     if (counted.has(stream)) perIp.release(stream.transport.remoteAddress);
+  };
+
+  const streamClosed = (stream: ClientStream): void => {
+    if (streams.get(stream.sessionId) === stream) streams.delete(stream.sessionId);
+    if (detached.get(stream.sessionId) === stream) detached.delete(stream.sessionId);
+    releaseConnection(stream);
+  };
+
+  const streamDetached = (stream: ClientStream): void => {
+    if (streams.get(stream.sessionId) === stream) streams.delete(stream.sessionId);
+    detached.set(stream.sessionId, stream);
+    releaseConnection(stream);
+  };
+
+  const adoptSession = (stream: ClientStream, previousKey: string): void => {
+    if (streams.get(previousKey) === stream) streams.delete(previousKey);
+    const sessionId = stream.sessionId;
+    const previous = streams.get(sessionId) ?? detached.get(sessionId);
+    detached.delete(sessionId);
+    streams.set(sessionId, stream);
+    movedTo.delete(sessionId);
+    if (previous !== undefined && previous !== stream) previous.retire();
+  };
+
+  const rememberMove = (sessionId: string, edgeId: string): void => {
+    movedTo.set(sessionId, edgeId);
+    // Only the deliveries in flight at the move need it.
+    if (movedTo.size > 10_000) {
+      const oldest = movedTo.keys().next();
+      if (oldest.done !== true) movedTo.delete(oldest.value);
+    }
   };
 
   const corked = new Set<ClientStream>();
@@ -138,8 +187,13 @@ export function build(input: EdgeConfigInput, deps: EdgeDeps): Edge {
         logger.warn({ err: error }, 'undecodable delivery dropped');
         continue;
       }
-      const stream = streams.get(delivery.sessionId);
+      const stream = streams.get(delivery.sessionId) ?? detached.get(delivery.sessionId);
       if (stream === undefined) {
+        const movedEdge = movedTo.get(delivery.sessionId);
+        if (movedEdge !== undefined && delivery.kind === 'stanza') {
+          publisher.enqueue(Streams.deliver(movedEdge), entry.payload);
+          continue;
+        }
         logger.debug(
           { sessionId: delivery.sessionId, envelopeId: delivery.id },
           'delivery for a closed session',
@@ -150,11 +204,19 @@ export function build(input: EdgeConfigInput, deps: EdgeDeps): Edge {
         stream.closeByOrder(delivery.id, delivery.condition, delivery.text);
         continue;
       }
+      if (delivery.kind === 'moved') {
+        // XEP-0198 §5: resumed on another edge; this copy goes without ending the session.
+        if (delivery.edgeId !== edgeId) {
+          rememberMove(delivery.sessionId, delivery.edgeId);
+          stream.retire();
+        }
+        continue;
+      }
       if (!corked.has(stream)) {
         stream.cork();
         corked.add(stream);
       }
-      if (stream.deliver(delivery.id, delivery.xml)) {
+      if (stream.deliver(delivery.id, delivery.xml, delivery.ts)) {
         metrics.deliveryLag.observe(Math.max(0, Date.now() - delivery.ts) / 1000);
       }
     }
@@ -166,12 +228,14 @@ export function build(input: EdgeConfigInput, deps: EdgeDeps): Edge {
     for (const stream of streams.values()) {
       if (stream.isClosing) continue;
       if (now - stream.lastInput > idleTimeoutSeconds * 1000) {
-        stream.streamError('connection-timeout', 'no input'); // RFC 6120 §4.9.3.4
+        // RFC 6120 §4.9.3.4; a resumable session survives it (the client may just have lost its network).
+        stream.shutdown('connection-timeout', 'no input');
       } else if (!stream.authenticated && now - stream.connectedAt > authTimeoutSeconds * 1000) {
         stream.streamError('connection-timeout', 'not authenticated in time');
       } else if (now - stream.lastOutput > keepaliveSeconds * 1000) {
         stream.sendKeepalive();
       }
+      stream.tick(now);
     }
   };
 
@@ -236,6 +300,15 @@ export function build(input: EdgeConfigInput, deps: EdgeDeps): Edge {
       });
       done();
     });
+    // Web chat and operator console (web/index.ts).
+    void app.register(registerWeb, {
+      web: config.web,
+      domains: [...domains],
+      registrationEnabled: config.registration.enabled,
+      websocketUrl: (request) => wsUrl(request.headers.host),
+      store: deps.store,
+      logger,
+    });
     return app;
   };
 
@@ -263,7 +336,11 @@ export function build(input: EdgeConfigInput, deps: EdgeDeps): Edge {
       registrations: new SlidingWindowLimit(config.registration.perIpPerHour, 3600_000),
       fakeSaltSecret,
       publisher,
+      resumption,
+      fastTokens: deps.fastTokens ?? createMemoryFastTokenStore(),
       streamClosed,
+      streamDetached,
+      adoptSession,
     };
     const secureContext = createSecureContext({ key: material.key, cert: material.cert });
 
@@ -325,7 +402,7 @@ export function build(input: EdgeConfigInput, deps: EdgeDeps): Edge {
   };
 
   const waitForStreams = async (timeoutMs: number): Promise<void> => {
-    const all = Promise.all([...streams.values()].map((s) => s.closed));
+    const all = Promise.all([...streams.values(), ...detached.values()].map((s) => s.closed));
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, timeoutMs);
@@ -341,12 +418,19 @@ export function build(input: EdgeConfigInput, deps: EdgeDeps): Edge {
       const host = config.drain.seeOtherHost;
       const componentsClosed = components?.close();
       for (const stream of streams.values()) {
-        // RFC 6120 §4.9.3.19 see-other-host, or §4.9.3.20 system-shutdown.
-        if (host !== undefined) stream.streamError('see-other-host', undefined, host);
-        else stream.streamError('system-shutdown');
+        // RFC 6120 §4.9.3.19 see-other-host, or §4.9.3.20 system-shutdown. Resumable sessions
+        // are detached, not ended: until the drain is over the client can resume on another edge.
+        const hold = config.drain.holdResumable;
+        if (host !== undefined) stream.shutdown('see-other-host', undefined, host, hold);
+        else stream.shutdown('system-shutdown', undefined, undefined, hold);
+      }
+      if (!config.drain.holdResumable) {
+        for (const stream of [...detached.values()]) stream.expire();
       }
       await waitForStreams(config.limits.drainTimeoutSeconds * 1000);
       for (const stream of streams.values()) stream.destroy();
+      // Sessions nobody resumed end here: their unacked stanzas go back through the router.
+      for (const stream of [...detached.values()]) stream.expire();
       await waitForStreams(1000);
       await componentsClosed;
       await publisher.flushed();
@@ -361,7 +445,7 @@ export function build(input: EdgeConfigInput, deps: EdgeDeps): Edge {
       if (ticker !== null) clearInterval(ticker);
       tcpServer?.close();
       tlsServer?.close();
-      for (const stream of streams.values()) stream.destroy();
+      for (const stream of [...streams.values(), ...detached.values()]) stream.terminate();
       await waitForStreams(2000);
       await components?.close();
       await consumer?.stop();

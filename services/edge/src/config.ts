@@ -1,6 +1,7 @@
 import { tryParseJid } from '@switchboard/jid';
 import { z } from '@switchboard/kit';
 import { DEFAULT_PARTITIONS } from '@switchboard/protocol';
+import { webConfigSchema } from './web/config.js';
 
 const port = z.number().int().min(0).max(65535);
 const seconds = z.number().positive();
@@ -119,8 +120,46 @@ export const edgeConfigSchema = z.object({
     .object({
       /** Host clients are sent to on drain (RFC 6120 §4.9.3.19); system-shutdown when absent. */
       seeOtherHost: z.string().min(1).optional(),
+      /**
+       * Keep resumable sessions detached until the drain timeout so their clients can resume
+       * on another edge (XEP-0198 state in Redis). Off where no other edge can take them over
+       * (one process): they end at once and their unacked stanzas go back through the router.
+       */
+      holdResumable: z.boolean().default(true),
     })
     .prefault({}),
+  /** Web chat and operator console on the HTTP port (web/config.ts). */
+  web: webConfigSchema,
+  /** XEP-0198 stream management. */
+  streamManagement: z
+    .object({
+      enabled: z.boolean().default(true),
+      /** Longest a detached session waits for its client to resume (the `max` of XEP-0198 §5). */
+      maxResumeSeconds: z.number().int().positive().default(300),
+      /** Ask the client for an ack after this many unacked stanzas… */
+      ackEvery: z.number().int().positive().default(5),
+      /** …or when stanzas have been unacked this long. */
+      ackDelayMs: z.number().int().positive().default(2000),
+    })
+    .prefault({}),
+  /**
+   * XEP-0388 SASL2 with XEP-0386 Bind 2 inline (login and bind in one round trip), and XEP-0484
+   * FAST when `fast.enabled`. Off by default for now: @xmpp/client 0.14, which our test suites
+   * drive, waits for the server's stream header only after its own header write completes, and
+   * without the stream restart SASL1 does that race makes its start() time out on a busy machine
+   * (see `onlineClient` in services/edge/test/harness.ts). Turn on with SWITCHBOARD_SASL2__ENABLED.
+   */
+  sasl2: z.object({ enabled: z.boolean().default(false) }).prefault({}),
+  /** XEP-0484 FAST: token logins over SASL2, HT-SHA-256-NONE. */
+  fast: z
+    .object({
+      enabled: z.boolean().default(true),
+      /** How long an issued token is valid; a token used past half its life is replaced. */
+      tokenLifetimeDays: z.number().positive().default(14),
+    })
+    .prefault({}),
+  /** XEP-0352 client state indication: hold back what an inactive client does not need at once. */
+  csi: z.object({ enabled: z.boolean().default(true) }).prefault({}),
   /** Route partitions of the cluster; must match the routers'. */
   partitions: z.number().int().positive().default(DEFAULT_PARTITIONS),
   /** Redis for bus and store; the in-process bus and embedded store when absent. Used by main.ts only. */

@@ -176,8 +176,8 @@ export class RawClient {
     return this.elements.items.filter(test).length;
   }
 
-  next(test: (el: Element) => boolean, what: string): Promise<Element> {
-    return this.elements.waitFor(test, what);
+  next(test: (el: Element) => boolean, what: string, timeoutMs?: number): Promise<Element> {
+    return this.elements.waitFor(test, what, timeoutMs);
   }
 
   /** Opens a (new) stream and returns its features. */
@@ -237,4 +237,27 @@ export class RawClient {
   destroy(): void {
     this.socket.destroy();
   }
+}
+
+/** What `onlineClient` needs of an @xmpp/client instance. */
+interface StartableClient {
+  start(): Promise<unknown>;
+  once(event: 'online', listener: () => void): unknown;
+  once(event: 'error', listener: (error: unknown) => void): unknown;
+}
+
+/**
+ * Starts an @xmpp/client and resolves once it is online. Over direct TLS, @xmpp/client 0.14 waits
+ * for the server's stream header only after its own header write completes, which on TLS can be
+ * after the header arrived; with SASL1 the stream restart hid this, with SASL2 (no restart) its
+ * start() times out although the session is up. So wait for 'online', not for start().
+ */
+export function onlineClient(xmpp: StartableClient): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    xmpp.once('online', () => resolve());
+    xmpp.start().catch((error: unknown) => {
+      if ((error as { name?: unknown }).name !== 'TimeoutError')
+        reject(error instanceof Error ? error : new Error(String(error)));
+    });
+  });
 }

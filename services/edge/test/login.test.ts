@@ -3,7 +3,7 @@ import { client, xml } from '@xmpp/client';
 import { WebSocket } from 'ws';
 import { createMetrics } from '@switchboard/kit';
 import { NS } from '@switchboard/xml';
-import { startEdge, type TestEdge } from './harness.js';
+import { onlineClient, startEdge, type TestEdge } from './harness.js';
 
 // Node 20 has no global WebSocket; @xmpp/websocket uses the global one.
 (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
@@ -30,7 +30,7 @@ async function withClient<T>(
   const xmpp = client({ service, domain: 'localhost', username: 'alice', password: 'wonderland', resource });
   xmpp.on('error', () => undefined);
   try {
-    await xmpp.start();
+    await onlineClient(xmpp);
     return await run(xmpp);
   } finally {
     await xmpp.stop().catch(() => undefined);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { client } from '@xmpp/client';
-import { RawClient, startEdge, type TestEdge } from './harness.js';
+import { onlineClient, RawClient, startEdge, type TestEdge } from './harness.js';
 
 const REGISTER = 'jabber:iq:register';
 
@@ -50,7 +50,7 @@ describe('in-band registration (XEP-0077)', () => {
       resource: 'new',
     });
     xmpp.on('error', () => undefined);
-    await xmpp.start();
+    await onlineClient(xmpp);
     expect(xmpp.jid?.toString()).toBe('bill@localhost/new');
     await xmpp.stop();
   });

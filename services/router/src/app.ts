@@ -1,17 +1,22 @@
-import type { Bus, BusEntry, Consumer } from '@switchboard/bus';
+import type { Bus, BusEntry, Consumer, Fence } from '@switchboard/bus';
 import type { Logger } from '@switchboard/kit';
 import { Groups, Streams } from '@switchboard/protocol';
 import type { Store } from '@switchboard/store';
 import type { RouterConfig } from './config.js';
 import { RouterCore, type RouterModule } from './core.js';
 import { blockingModule } from './modules/blocking.js';
+import { carbonsModule } from './modules/carbons.js';
 import { discoModule } from './modules/disco.js';
+import { externalServicesModule } from './modules/external-services.js';
 import { lastModule } from './modules/last.js';
+import { mamModule } from './modules/mam.js';
 import { messagesModule } from './modules/messages.js';
 import { offlineModule } from './modules/offline.js';
+import { pepModule } from './modules/pep.js';
 import { pingModule } from './modules/ping.js';
 import { presenceModule } from './modules/presence.js';
 import { privateModule } from './modules/private.js';
+import { pushModule } from './modules/push.js';
 import { rosterModule } from './modules/roster.js';
 import { sessionsModule } from './modules/sessions.js';
 import { subscriptionsModule } from './modules/subscriptions.js';
@@ -21,11 +26,13 @@ import { versionModule } from './modules/version.js';
 import type { SessionRegistry } from './sessions/registry.js';
 
 export type { RouterConfig } from './config.js';
+export { clientFeatureSettings, toClientFeatureConfig } from './config.js';
 export type { RouterModule } from './core.js';
 export type { LastActivity, SessionRecord, SessionRegistry } from './sessions/registry.js';
 export { createMemorySessionRegistry } from './sessions/memory.js';
 export { createRedisSessionRegistry } from './sessions/redis.js';
 export { StanzaError, type StanzaErrorCondition, type StanzaErrorType } from './stanza-error.js';
+export * from './admin/index.js';
 
 /**
  * The modules a router runs, in the order their handlers are tried.
@@ -35,6 +42,8 @@ export const DEFAULT_MODULES: readonly RouterModule[] = [
   sessionsModule,
   blockingModule,
   subscriptionsModule,
+  // Watches presence for XEP-0115 caps, so it comes before the presence module, which ends the handling.
+  pepModule,
   presenceModule,
   messagesModule,
   offlineModule,
@@ -46,6 +55,10 @@ export const DEFAULT_MODULES: readonly RouterModule[] = [
   lastModule,
   vcardModule,
   privateModule,
+  carbonsModule,
+  mamModule,
+  pushModule,
+  externalServicesModule,
 ];
 
 export interface RouterDeps {
@@ -57,6 +70,8 @@ export interface RouterDeps {
   readonly now?: () => number;
   /** Replaces DEFAULT_MODULES. */
   readonly modules?: readonly RouterModule[];
+  /** The fence of this router's lease on a partition (cluster); see CoreDeps.fence. */
+  readonly fence?: (partition: number) => Fence | undefined;
   /** Called after each batch is processed and its output published (metrics, tests). */
   readonly onBatch?: (entries: readonly BusEntry[]) => void;
 }

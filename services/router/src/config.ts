@@ -22,11 +22,84 @@ export interface RouterConfig {
   readonly batchSize?: number;
   /** Software version answered to XEP-0092 queries. */
   readonly version?: string;
+  /** XEP-0313 message archive; defaults apply when absent. */
+  readonly mam?: MamConfig;
+  /** XEP-0357 push notifications. */
+  readonly push?: PushConfig;
+  /** XEP-0215 STUN/TURN services offered to clients; none when absent. */
+  readonly externalServices?: ExternalServicesConfig;
+  /**
+   * Partitions of the federation streams `s2s:{p}`: stanzas to other domains go
+   * there for the s2s service. Undefined: no federation, they bounce with
+   * remote-server-not-found.
+   */
+  readonly s2sPartitions?: number;
+}
+
+export interface MamConfig {
+  /** Messages older than this are purged; kept forever when absent. */
+  readonly retentionDays?: number;
+  /** Messages kept per user, oldest dropped first; default 10000. */
+  readonly maxPerUser?: number;
+  /** Archiving default for users without preferences (XEP-0313 §6); default 'always'. */
+  readonly defaultMode?: 'always' | 'never' | 'roster';
+}
+
+export interface PushConfig {
+  /** Put the message body into notifications (XEP-0357 §7 privacy); default false. */
+  readonly includeBody?: boolean;
+}
+
+export interface ExternalService {
+  readonly type: 'stun' | 'turn' | 'turns';
+  readonly host: string;
+  readonly port: number;
+  readonly transport?: 'udp' | 'tcp';
+  readonly name?: string;
+}
+
+export interface ExternalServicesConfig {
+  /** Shared secret of the TURN REST API (coturn `static-auth-secret`); TURN services get credentials from it. */
+  readonly secret?: string;
+  /** Lifetime of TURN credentials; default 86400. */
+  readonly ttlSeconds?: number;
+  readonly services: readonly ExternalService[];
 }
 
 export const SOFTWARE_NAME = 'Switchboard';
 
 const port = z.number().int().min(0).max(65535);
+
+/**
+ * Settings of the features for modern clients: archive (XEP-0313), push
+ * (XEP-0357) and STUN/TURN discovery (XEP-0215). Part of the router's
+ * config and of standalone's `router` section.
+ */
+export const clientFeatureSettings = {
+  mam: z
+    .object({
+      retentionDays: z.number().positive().optional(),
+      maxPerUser: z.number().int().positive().optional(),
+      defaultMode: z.enum(['always', 'never', 'roster']).optional(),
+    })
+    .optional(),
+  push: z.object({ includeBody: z.boolean().optional() }).optional(),
+  externalServices: z
+    .object({
+      secret: z.string().min(1).optional(),
+      ttlSeconds: z.number().int().positive().optional(),
+      services: z.array(
+        z.object({
+          type: z.enum(['stun', 'turn', 'turns']),
+          host: z.string().min(1),
+          port,
+          transport: z.enum(['udp', 'tcp']).optional(),
+          name: z.string().optional(),
+        }),
+      ),
+    })
+    .optional(),
+};
 
 /**
  * The router process's configuration file and environment, validated once at
@@ -47,6 +120,8 @@ export const routerConfigSchema = z.object({
   ownedPartitions: z.array(z.number().int().nonnegative()).optional(),
   offlineCap: z.number().int().positive().optional(),
   batchSize: z.number().int().positive().default(100),
+  /** Partitions of `s2s:{p}` when an s2s service federates with other domains; must match its config. */
+  s2sPartitions: z.number().int().positive().optional(),
   /** Redis for bus, store and sessions; in-process bus and embedded store when absent. */
   redisUrl: z.string().optional(),
   dataDir: z.string().default('./data'),
@@ -58,6 +133,7 @@ export const routerConfigSchema = z.object({
     })
     .prefault({}),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ...clientFeatureSettings,
 });
 
 export type RouterFileConfig = z.output<typeof routerConfigSchema>;
@@ -71,6 +147,38 @@ export function toRouterConfig(file: RouterFileConfig, fallbackId: string, versi
     ownedPartitions: file.ownedPartitions ?? Array.from({ length: file.partitions }, (_, p) => p),
     batchSize: file.batchSize,
     ...(file.offlineCap === undefined ? {} : { offlineCap: file.offlineCap }),
+    ...(file.s2sPartitions === undefined ? {} : { s2sPartitions: file.s2sPartitions }),
     ...(version === undefined ? {} : { version }),
+    ...toClientFeatureConfig(file),
+  };
+}
+
+type ClientFeatureFile = z.output<z.ZodObject<typeof clientFeatureSettings>>;
+
+/** The `clientFeatureSettings` part of a parsed config, as `build()` takes it. */
+export function toClientFeatureConfig(
+  file: ClientFeatureFile,
+): Pick<RouterConfig, 'mam' | 'push' | 'externalServices'> {
+  return {
+    ...(file.mam === undefined ? {} : { mam: stripUndefined(file.mam) }),
+    ...(file.push === undefined ? {} : { push: stripUndefined(file.push) }),
+    ...(file.externalServices === undefined
+      ? {}
+      : {
+          externalServices: {
+            ...stripUndefined({
+              secret: file.externalServices.secret,
+              ttlSeconds: file.externalServices.ttlSeconds,
+            }),
+            services: file.externalServices.services.map(stripUndefined),
+          },
+        }),
+  };
+}
+
+/** Drops keys whose value is undefined (zod's optional output vs `exactOptionalPropertyTypes`). */
+function stripUndefined<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]: Exclude<T[K], undefined>;
   };
 }

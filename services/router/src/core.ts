@@ -1,6 +1,7 @@
-import type { Bus, BusEntry, PublishItem } from '@switchboard/bus';
+import { BusFencedError, type Bus, type BusEntry, type Fence, type PublishItem } from '@switchboard/bus';
 import type { Logger } from '@switchboard/kit';
 import {
+  Keys,
   Streams,
   decodeEnvelope,
   encodeDelivery,
@@ -50,6 +51,8 @@ export type IqScope = 'host' | 'account';
 export type RouterEvent =
   | 'session-start'
   | 'session-end'
+  /** A session was detached, resumed, or went inactive/active (envelope `type`; XEP-0198, XEP-0352). */
+  | 'session-state'
   /** Presence from a local user's session, in the user's partition. */
   | 'presence-out'
   /** Presence to an existing local account, in its partition. */
@@ -79,6 +82,11 @@ export interface CoreDeps {
   readonly logger: Logger;
   /** Default Date.now. */
   readonly now?: () => number;
+  /**
+   * The fence of this router's lease on a partition, undefined when it does
+   * not hold it (cluster); absent in one process, where nobody else can own a partition.
+   */
+  readonly fence?: (partition: number) => Fence | undefined;
 }
 
 /**
@@ -111,6 +119,9 @@ export class RouterCore {
   readonly #features = new Set<string>();
   readonly #accountFeatures = new Set<string>();
   readonly #forgetters: ((keep: (bare: string) => boolean) => void)[] = [];
+  readonly #fence: ((partition: number) => Fence | undefined) | undefined;
+  /** `route:{p}` → p for the streams this router may read. */
+  readonly #partitionOfStream = new Map<string, number>();
 
   constructor(config: RouterConfig, deps: CoreDeps) {
     this.config = config;
@@ -123,6 +134,8 @@ export class RouterCore {
     this.domains = new Set(config.domains);
     this.components = new Set(config.components);
     this.owned = new Set(config.ownedPartitions);
+    this.#fence = deps.fence;
+    for (let p = 0; p < config.partitions; p++) this.#partitionOfStream.set(Streams.route(p), p);
   }
 
   // ---- registration, for modules ----
@@ -183,8 +196,33 @@ export class RouterCore {
       }
       await this.processTop(new Stanza(env, env.stage === 'in' ? 'in' : 'out'), pass);
     }
-    if (pass.out.length > 0) await this.bus.publishBatch(pass.out);
+    if (pass.out.length > 0) {
+      const fences = this.#fencesFor(entries);
+      await this.bus.publishBatch(pass.out, fences === undefined ? undefined : { fences });
+    }
     for (const task of pass.after) await task();
+  }
+
+  /**
+   * The leases the batch's effects depend on: one per partition it was read
+   * from. Publishing checks them atomically, so a router that lost a lease
+   * (paused past its TTL, partitioned from Redis) cannot deliver twice or out
+   * of order what the new owner now processes; its batch stays unacked.
+   */
+  #fencesFor(entries: readonly BusEntry[]): Fence[] | undefined {
+    const fenceOf = this.#fence;
+    if (fenceOf === undefined) return undefined;
+    const fences: Fence[] = [];
+    const seen = new Set<number>();
+    for (const entry of entries) {
+      const partition = this.#partitionOfStream.get(entry.stream);
+      if (partition === undefined || seen.has(partition)) continue;
+      seen.add(partition);
+      const fence = fenceOf(partition);
+      if (fence === undefined) throw new BusFencedError(Keys.partitionLease(partition));
+      fences.push(fence);
+    }
+    return fences;
   }
 
   /** Processes one stanza and everything it causes in partitions this router owns, in order. */
@@ -222,7 +260,7 @@ export class RouterCore {
 
   async #outbound(st: Stanza, pass: Pass): Promise<void> {
     const kind = st.kind;
-    if (kind === 'session-start' || kind === 'session-end') {
+    if (kind === 'session-start' || kind === 'session-end' || kind === 'session-state') {
       await this.run(kind, st, pass);
       return;
     }
@@ -255,7 +293,16 @@ export class RouterCore {
       return;
     }
     if (!this.domains.has(domain)) {
-      // Federation is not there yet (RFC 6120 §8.3.3.13).
+      const s2s = this.config.s2sPartitions;
+      if (s2s !== undefined) {
+        // RFC 6120 §10.4: a remote domain; the s2s node that owns its partition delivers or bounces it.
+        pass.out.push({
+          stream: Streams.s2s(partitionOf(domain, s2s)),
+          payload: encodeEnvelope(forwarded(st)),
+        });
+        return;
+      }
+      // No federation configured (RFC 6120 §8.3.3.13).
       if (st.kind !== 'presence') this.bounce(st, new StanzaError('remote-server-not-found'), pass);
       return;
     }
@@ -272,6 +319,12 @@ export class RouterCore {
   }
 
   async #inbound(st: Stanza, pass: Pass): Promise<void> {
+    // A component or remote server may publish for inbound processing a stanza whose recipient is
+    // not ours to process (another component, a remote domain): send it on rather than bounce it.
+    if (!this.domains.has(st.to.domain)) {
+      this.routeIn(st, pass);
+      return;
+    }
     if (st.to.bare === st.to.domain) {
       await this.#inboundHost(st, pass);
       return;

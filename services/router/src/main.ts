@@ -3,13 +3,20 @@ import { createRedisBus } from '@switchboard/bus';
 import { bootConfig, buildOpsServer, createLogger, createMetrics, createShutdown } from '@switchboard/kit';
 import { createRedisStore } from '@switchboard/store';
 import { Redis } from 'ioredis';
+import {
+  adminApi,
+  adminConfigSchema,
+  ADMIN_API_PREFIX,
+  createAdminOperations,
+  createRedisView,
+} from './admin/index.js';
 import { build, createRedisSessionRegistry } from './app.js';
 import { clusterConfigSchema, toClusterRouterConfig } from './cluster/config.js';
 import { createJanitor } from './cluster/janitor.js';
 import { createPartitionLeases } from './cluster/leases.js';
 
 // The router process of the cluster. Config is read here and only here (ARCHITECTURE.md, "Configuration").
-const file = bootConfig(clusterConfigSchema);
+const file = bootConfig(clusterConfigSchema.extend({ admin: adminConfigSchema }));
 const config = toClusterRouterConfig(
   file,
   `${hostname()}-${process.pid}`,
@@ -29,7 +36,18 @@ redis.on('error', onConnectionError);
 const bus = createRedisBus({ url: file.redisUrl, onConnectionError });
 const store = createRedisStore({ url: file.redisUrl });
 const sessions = createRedisSessionRegistry(redis);
-const router = build(config, { bus, store, sessions, logger });
+// Effects of a partition's entries are published only while our lease on it holds (fencing).
+// Batch throughput for the dashboards (deploy/grafana): batches and the entries in them.
+const batches = metrics.counter({ name: 'router_batches_total', help: 'Route batches processed' });
+const batchEntries = metrics.counter({
+  name: 'router_batch_entries_total',
+  help: 'Route stream entries processed in batches',
+});
+const onBatch = (entries: readonly unknown[]): void => {
+  batches.inc();
+  batchEntries.inc(entries.length);
+};
+const router = build(config, { bus, store, sessions, logger, fence: (p) => leases.fence(p), onBatch });
 
 const leases = createPartitionLeases({
   redis,
@@ -78,6 +96,25 @@ const ops = buildOpsServer({ metrics, ready: () => leases.ready, logger, shutdow
 
 // Ordered: hand partitions back (the router stops consuming, its last batch is acked, then the
 // leases go) and stop the janitor while /readyz says draining; then close clients, Redis among them.
+// The admin API (docs/admin-api.md) on the ops port; absent (404) without admin.token.
+await ops.register(adminApi, {
+  prefix: ADMIN_API_PREFIX,
+  token: file.admin.token,
+  operations: createAdminOperations({
+    view: createRedisView({
+      redis,
+      partitions: config.partitions,
+      components: config.components,
+      edgeTimeoutMs: file.cluster.edgeTimeoutMs,
+      routerTtlMs: file.cluster.routerTtlMs,
+    }),
+    store,
+    bus,
+    domains: config.domains,
+  }),
+  ...(file.admin.smsUrl === undefined ? {} : { sms: { kind: 'remote' as const, url: file.admin.smsUrl } }),
+});
+
 shutdown.register('ops-http', 'close-clients', () => ops.close());
 shutdown.register('leases', 'drain', () => leases.stop());
 shutdown.register('janitor', 'drain', () => janitor.stop());

@@ -9,10 +9,13 @@ import { createSmppProvider } from './providers/smpp.js';
 import { createTwilioProvider } from './providers/twilio.js';
 import type { OutboundQueue } from './queue/queue.js';
 import type { Registrations } from './registrations/registrations.js';
+import { RoomBridge } from './rooms/bridge.js';
+import type { RoomMemberships } from './rooms/memberships.js';
+import { openSqliteRoomMemberships } from './rooms/sqlite.js';
 import { planSegments } from './sms/encoding.js';
 import type { Incoming, Transport } from './transports/transport.js';
 
-export type { SmsGatewayConfig } from './config.js';
+export type { RoomsConfig, SmsGatewayConfig } from './config.js';
 export {
   smsGatewayConfigSchema,
   toSmsGatewayConfig,
@@ -20,9 +23,11 @@ export {
   type SmsGatewayFileConfig,
   type SmsGatewaySettings,
 } from './config.js';
+export * from './admin/index.js';
 export * from './core/index.js';
 export * from './queue/index.js';
 export * from './registrations/index.js';
+export * from './rooms/index.js';
 export * from './transports/index.js';
 export type {
   DeliveryReport,
@@ -39,6 +44,8 @@ export interface SmsGatewayDeps {
   readonly transport: Transport;
   readonly provider: SmsProvider;
   readonly registrations: Registrations;
+  /** The rooms phones are in; without it they live in memory and are forgotten at stop. */
+  readonly rooms?: RoomMemberships;
   readonly queue: OutboundQueue;
   /** The HTTP server provider webhooks mount on (the ops server in main.ts); routes go on before it listens. */
   readonly http: FastifyInstance;
@@ -48,6 +55,7 @@ export interface SmsGatewayDeps {
 
 export interface SmsGatewayApp {
   readonly gateway: SmsGateway;
+  readonly rooms: RoomBridge;
   /** Starts the provider (webhook routes, SMPP bind), the queue's worker, then the transport. */
   start(): Promise<void>;
   /** Stops taking stanzas, lets running sends finish, then stops the provider. Idempotent. */
@@ -57,6 +65,27 @@ export interface SmsGatewayApp {
 /** Wires the translation to its transport, provider, queue and store; nothing listens or connects until start(). */
 export function build(config: SmsGatewayConfig, deps: SmsGatewayDeps): SmsGatewayApp {
   const { logger } = deps;
+  const ownMemberships = deps.rooms === undefined ? openSqliteRoomMemberships({ path: ':memory:' }) : null;
+  const segmentsOf = (text: string): number => planSegments(text).count;
+  const roomsConfig = config.rooms;
+  const defaultService =
+    roomsConfig?.defaultService ??
+    (config.domain.includes('.')
+      ? `conference.${config.domain.slice(config.domain.indexOf('.') + 1)}`
+      : undefined);
+  const rooms = new RoomBridge({
+    domain: config.domain.toLowerCase(),
+    send: (el) => deps.transport.send(el),
+    registrations: deps.registrations,
+    memberships: deps.rooms ?? ownMemberships!,
+    queue: deps.queue,
+    logger: logger.child({ component: 'rooms' }),
+    segmentsOf,
+    batchSegments: Math.min(roomsConfig?.batchSegments ?? 3, config.maxSegments),
+    batchDelayMs: roomsConfig?.batchDelayMs ?? 3000,
+    announce: roomsConfig?.announce ?? false,
+    ...(defaultService === undefined ? {} : { defaultService }),
+  });
   const gateway = new SmsGateway({
     domain: config.domain,
     transport: deps.transport,
@@ -66,7 +95,8 @@ export function build(config: SmsGatewayConfig, deps: SmsGatewayDeps): SmsGatewa
     logger,
     ...(deps.metrics === undefined ? {} : { metrics: createGatewayMetrics(deps.metrics) }),
     maxSegments: config.maxSegments,
-    segmentsOf: (text) => planSegments(text).count,
+    segmentsOf,
+    rooms,
     accountFields: config.accountFields,
     reportTtlMs: config.reportTtlMs,
     ...(config.defaultCountryCode === undefined ? {} : { defaultCountryCode: config.defaultCountryCode }),
@@ -76,6 +106,7 @@ export function build(config: SmsGatewayConfig, deps: SmsGatewayDeps): SmsGatewa
 
   return {
     gateway,
+    rooms,
     async start() {
       await deps.provider.start(
         { inbound: (sms) => gateway.inbound(sms), report: (report) => gateway.report(report) },
@@ -90,13 +121,21 @@ export function build(config: SmsGatewayConfig, deps: SmsGatewayDeps): SmsGatewa
         retrying: (job, error, attempt) =>
           logger.info({ jobId: job.id, attempt, err: error }, 'SMS send retried'),
       });
-      await deps.transport.start((el: Element, incoming: Incoming) => gateway.handleStanza(el, incoming));
+      await deps.transport.start((el: Element, incoming: Incoming) => gateway.handleStanza(el, incoming), {
+        // Rooms are rejoined whenever the gateway is (back) on the network: after a start, after a reconnect.
+        online: () => {
+          rooms.rejoinAll().catch((error: unknown) => logger.error({ err: error }, 'rejoining rooms failed'));
+        },
+      });
       logger.info({ domain: config.domain, provider: deps.provider.name }, 'sms gateway started');
     },
     stop() {
       stopping ??= (async () => {
         await deps.transport.stop();
+        // Room lines still waiting for their batch go to the queue before it closes.
+        await rooms.flush();
         await deps.queue.close();
+        await ownMemberships?.close();
         await deps.provider.stop();
       })();
       return stopping;

@@ -15,7 +15,30 @@ export interface SmsGatewayConfig {
   /** How long a sent SMS waits for its delivery report. */
   readonly reportTtlMs: number;
   readonly name?: string;
+  /** SMS users in group chats; defaults apply when absent. */
+  readonly rooms?: RoomsConfig;
 }
+
+/** How SMS users take part in group chats (XEP-0045 through the gateway). */
+export interface RoomsConfig {
+  /** The MUC service `/join room` means; default `conference.` + the gateway domain's parent (`sms.example.com` → `conference.example.com`). */
+  readonly defaultService?: string;
+  /** How long a room line waits for others to share its SMS. */
+  readonly batchDelayMs: number;
+  /** Most segments one SMS of room lines takes. */
+  readonly batchSegments: number;
+  /** Text the phone about joins, leaves and subject changes (off: each SMS costs). */
+  readonly announce: boolean;
+}
+
+const roomsSchema = z
+  .object({
+    defaultService: z.string().min(1).optional(),
+    batchDelayMs: z.number().int().nonnegative().default(3000),
+    batchSegments: z.number().int().positive().default(3),
+    announce: z.boolean().default(false),
+  })
+  .prefault({});
 
 const port = z.number().int().min(0).max(65535);
 
@@ -64,6 +87,7 @@ export const smsGatewayConfigSchema = z.object({
     .positive()
     .default(72 * 3600_000),
   name: z.string().optional(),
+  rooms: roomsSchema,
   /** `bus`: consume `svc:{domain}` in the cluster; `component`: XEP-0114 against any XMPP server. */
   transport: z
     .discriminatedUnion('kind', [
@@ -109,7 +133,7 @@ export type SmsGatewayFileConfig = z.output<typeof smsGatewayConfigSchema>;
 export type SmsGatewaySettings = Pick<
   SmsGatewayFileConfig,
   'domain' | 'defaultCountryCode' | 'maxSegments' | 'accountFields' | 'reportTtlMs' | 'name'
->;
+> & { readonly rooms?: z.output<typeof roomsSchema> };
 
 export function toSmsGatewayConfig(file: SmsGatewaySettings): SmsGatewayConfig {
   const accountFields: Partial<Record<'username' | 'password', string>> = {};
@@ -122,5 +146,15 @@ export function toSmsGatewayConfig(file: SmsGatewaySettings): SmsGatewayConfig {
     reportTtlMs: file.reportTtlMs,
     ...(file.defaultCountryCode === undefined ? {} : { defaultCountryCode: file.defaultCountryCode }),
     ...(file.name === undefined ? {} : { name: file.name }),
+    ...(file.rooms === undefined ? {} : { rooms: toRoomsConfig(file.rooms) }),
+  };
+}
+
+function toRoomsConfig(rooms: z.output<typeof roomsSchema>): RoomsConfig {
+  return {
+    batchDelayMs: rooms.batchDelayMs,
+    batchSegments: rooms.batchSegments,
+    announce: rooms.announce,
+    ...(rooms.defaultService === undefined ? {} : { defaultService: rooms.defaultService }),
   };
 }

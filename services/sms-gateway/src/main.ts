@@ -1,9 +1,10 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createMemoryBus, createRedisBus, type Bus } from '@switchboard/bus';
-import { bootConfig, buildOpsServer, createLogger, createMetrics, createShutdown } from '@switchboard/kit';
+import { bootConfig, buildOpsServer, createLogger, createMetrics, createShutdown, z } from '@switchboard/kit';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
+import { createSmsAdmin, SMS_ADMIN_PREFIX, smsAdminApi } from './admin/index.js';
 import { build, createProvider } from './app.js';
 import { smsGatewayConfigSchema, toSmsGatewayConfig } from './config.js';
 import { createBullQueue } from './queue/bullmq.js';
@@ -12,12 +13,20 @@ import type { OutboundQueue } from './queue/queue.js';
 import { createRedisRegistrations } from './registrations/redis.js';
 import type { Registrations } from './registrations/registrations.js';
 import { openSqliteRegistrations } from './registrations/sqlite.js';
+import type { RoomMemberships } from './rooms/memberships.js';
+import { createRedisRoomMemberships } from './rooms/redis.js';
+import { openSqliteRoomMemberships } from './rooms/sqlite.js';
 import { busTransport } from './transports/bus.js';
 import { componentTransport } from './transports/component.js';
 import type { Transport } from './transports/transport.js';
 
 // The sms-gateway process. Config is read here and only here (ARCHITECTURE.md, "Configuration").
-const file = bootConfig(smsGatewayConfigSchema);
+const file = bootConfig(
+  smsGatewayConfigSchema.extend({
+    // The admin API's /sms section (docs/admin-api.md); the same token as the routers'.
+    admin: z.object({ token: z.string().min(16).optional() }).prefault({}),
+  }),
+);
 const config = toSmsGatewayConfig(file);
 const logger = createLogger({
   service: 'sms-gateway',
@@ -39,14 +48,17 @@ const queueOptions = {
 
 let redis: Redis | undefined;
 let registrations: Registrations;
+let rooms: RoomMemberships;
 let queue: OutboundQueue;
 if (file.redisUrl === undefined) {
   registrations = openSqliteRegistrations({ path: join(file.dataDir, 'sms-gateway.db') });
+  rooms = openSqliteRoomMemberships({ path: join(file.dataDir, 'sms-gateway.db') });
   queue = createMemoryQueue(queueOptions);
 } else {
   redis = new Redis(file.redisUrl);
   redis.on('error', onConnectionError);
   registrations = createRedisRegistrations({ redis });
+  rooms = createRedisRoomMemberships({ redis });
   const url = new URL(file.redisUrl);
   queue = createBullQueue({
     ...queueOptions,
@@ -92,7 +104,16 @@ if (file.transport.kind === 'bus') {
 const provider = createProvider(file.provider, config.maxSegments, logger);
 // The ops server doubles as the webhook server; only its logger's static type differs from FastifyInstance's.
 const webhooks = http as unknown as FastifyInstance;
-const app = build(config, { transport, provider, registrations, queue, http: webhooks, logger, metrics });
+const app = build(config, {
+  transport,
+  provider,
+  registrations,
+  rooms,
+  queue,
+  http: webhooks,
+  logger,
+  metrics,
+});
 
 metrics.gauge({
   name: 'sms_queue_jobs',
@@ -110,6 +131,7 @@ metrics.gauge({
 shutdown.register('gateway', 'drain', () => app.stop());
 shutdown.register('http', 'close-clients', () => http.close());
 shutdown.register('registrations', 'close-clients', () => registrations.close());
+shutdown.register('rooms', 'close-clients', () => rooms.close());
 shutdown.register('bus', 'close-clients', async () => {
   await bus?.close();
 });
@@ -118,6 +140,11 @@ shutdown.register('redis', 'close-clients', async () => {
 });
 shutdown.installSignalHandlers();
 
+await http.register(smsAdminApi, {
+  prefix: SMS_ADMIN_PREFIX,
+  token: file.admin.token,
+  operations: createSmsAdmin({ domain: config.domain, queue, registrations }),
+});
 // Provider webhooks mount on the HTTP server during start(), before it listens.
 await app.start();
 await http.listen({ port: file.http.port, host: file.http.host });

@@ -1,11 +1,16 @@
 #!/usr/bin/env node
 // `pnpm switchboard user add alice@localhost`: account administration on the
-// embedded store (the same file `pnpm start` uses).
+// embedded store (the same file `pnpm start` uses), or on the cluster's Redis
+// with --redis-url; sessions, stats and SMS queue commands (commands.ts).
+import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { JidError } from '@switchboard/jid';
 import { loadConfig, ConfigError, formatIssues } from '@switchboard/kit';
-import { openEmbeddedStore, AccountExistsError } from '@switchboard/store';
+import { AdminError } from '@switchboard/router';
+import { SmsAdminError } from '@switchboard/sms-gateway';
+import { openEmbeddedStore, AccountExistsError, createRedisStore, type Store } from '@switchboard/store';
+import { AdminRequestError, httpAdminClient, redisAdminClient, type AdminClient } from './admin-client.js';
 import { runCli, UsageError } from './commands.js';
 import { standaloneConfigSchema } from './config.js';
 
@@ -25,7 +30,8 @@ async function promptPassword(): Promise<string> {
 async function main(): Promise<number> {
   let config;
   try {
-    config = loadConfig(standaloneConfigSchema);
+    // SWITCHBOARD_REDIS_URL and the other cluster variables are not standalone settings: ignore them here.
+    config = loadConfig(standaloneConfigSchema, { env: process.env, unknownEnv: 'ignore' });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`switchboard: invalid configuration\n${formatIssues(err.issues)}\n`);
@@ -33,12 +39,53 @@ async function main(): Promise<number> {
     }
     throw err;
   }
-  const store = openEmbeddedStore({ path: join(config.dataDir, 'switchboard.db') });
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: { 'redis-url': { type: 'string' }, 'sms-queue': { type: 'string' } },
+    strict: false,
+  });
+  const redisUrl = stringOption(values['redis-url']) ?? process.env['SWITCHBOARD_REDIS_URL'];
+  const smsQueue = stringOption(values['sms-queue']);
+  const store: Store =
+    redisUrl === undefined
+      ? openEmbeddedStore({ path: join(config.dataDir, 'switchboard.db') })
+      : createRedisStore({ url: redisUrl });
+  const admin = (): Promise<AdminClient> => {
+    if (redisUrl !== undefined)
+      return Promise.resolve(
+        redisAdminClient({
+          url: redisUrl,
+          ...(smsQueue === undefined ? {} : { smsQueue }),
+          ...(process.env['SWITCHBOARD_PARTITIONS'] === undefined
+            ? {}
+            : { partitions: Number(process.env['SWITCHBOARD_PARTITIONS']) }),
+        }),
+      );
+    // The running process holds sessions and the SMS queue in memory: ask its admin API.
+    const token = config.admin.token;
+    if (token === undefined)
+      throw new UsageError('set admin.token (SWITCHBOARD_ADMIN__TOKEN) to reach the running Switchboard');
+    const host = config.ops.host === '0.0.0.0' || config.ops.host === '::' ? '127.0.0.1' : config.ops.host;
+    return Promise.resolve(httpAdminClient(`http://${host}:${config.ops.port}/admin/api/v1`, token));
+  };
   try {
-    await runCli(process.argv.slice(2), store, (line) => process.stdout.write(`${line}\n`), promptPassword);
+    await runCli(
+      process.argv.slice(2),
+      store,
+      (line) => process.stdout.write(`${line}\n`),
+      promptPassword,
+      admin,
+    );
     return 0;
   } catch (err) {
-    if (err instanceof UsageError || err instanceof JidError || err instanceof AccountExistsError) {
+    if (
+      err instanceof UsageError ||
+      err instanceof JidError ||
+      err instanceof AccountExistsError ||
+      err instanceof AdminRequestError ||
+      err instanceof AdminError ||
+      err instanceof SmsAdminError
+    ) {
       process.stderr.write(`switchboard: ${err.message}\n`);
       return 2;
     }
@@ -46,6 +93,10 @@ async function main(): Promise<number> {
   } finally {
     await store.close();
   }
+}
+
+function stringOption(value: string | boolean | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined;
 }
 
 process.exitCode = await main();

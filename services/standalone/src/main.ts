@@ -8,6 +8,7 @@ import {
   createShutdown,
   capYoungGeneration,
 } from '@switchboard/kit';
+import type { FastifyInstance } from 'fastify';
 import { build, standaloneConfigSchema } from './app.js';
 
 capYoungGeneration();
@@ -25,6 +26,9 @@ shutdown.installSignalHandlers();
 
 try {
   const ports = await app.start();
+  // The admin API (docs/admin-api.md) on the ops port; absent without admin.token. The ops server's
+  // only difference from FastifyInstance is its logger's static type.
+  await app.admin.register(ops as unknown as FastifyInstance);
   await ops.listen({ port: config.ops.port, host: config.ops.host });
   logger.info(
     {

@@ -5,6 +5,7 @@ import { JidError, jid, parseJid, prepResourcepart, type Jid } from '@switchboar
 import {
   ENVELOPE_VERSION,
   Streams,
+  encodeDelivery,
   encodeEnvelope,
   partitionOf,
   type Envelope,
@@ -13,6 +14,7 @@ import {
 import type { Element } from '@switchboard/xml';
 import {
   NS,
+  parseElement,
   StreamError,
   serialize,
   streamErrorElement,
@@ -25,6 +27,17 @@ import type { SlidingWindowLimit } from '../limits.js';
 import { TokenBucket } from '../limits.js';
 import type { EdgeMetrics } from '../metrics.js';
 import type { BatchPublisher } from '../publisher.js';
+import { SM_NS, newlyAcked, parseH, wireCount } from '../sm/counter.js';
+import type { ResumptionStore, UnackedStanza } from '../sm/store.js';
+import {
+  FAST_MECHANISMS,
+  FAST_NS,
+  HtSha256NoneServer,
+  invalidateTokens,
+  issueToken,
+  type FastOptions,
+  type FastTokenStore,
+} from '../sasl/fast.js';
 import {
   SASL_CHANNEL_BINDING_NS,
   channelBindingFeature,
@@ -57,12 +70,30 @@ import {
   iqResult,
   stanzaErrorReply,
 } from './stanza.js';
+import { CSI_NS, CsiBuffer } from './csi.js';
 import type { StreamSink, Transport } from './transport.js';
 
 const TLS_NS = 'urn:ietf:params:xml:ns:xmpp-tls';
 const SASL_NS = 'urn:ietf:params:xml:ns:xmpp-sasl';
 const BIND_NS = 'urn:ietf:params:xml:ns:xmpp-bind';
 const SESSION_NS = 'urn:ietf:params:xml:ns:xmpp-session';
+/** XEP-0388 Extensible SASL Profile. */
+const SASL2_NS = 'urn:xmpp:sasl:2';
+/** XEP-0386 Bind 2. */
+const BIND2_NS = 'urn:xmpp:bind:0';
+
+/** What a XEP-0388 `<authenticate/>` asked for besides authentication. */
+interface Sasl2Request {
+  /** XEP-0388 §2.3 user-agent id: FAST tokens are bound to it. */
+  readonly agentId: string | null;
+  /** XEP-0386 inline bind request. */
+  readonly bind: Element | null;
+  /** XEP-0198 inline resumption. */
+  readonly resume: Element | null;
+  /** XEP-0484 token request: the mechanism the token is for. */
+  readonly requestToken: string | null;
+  readonly invalidateToken: boolean;
+}
 
 const STREAM_CONDITIONS: ReadonlySet<string> = new Set<StreamErrorCondition>([
   'bad-format',
@@ -105,8 +136,53 @@ export interface EdgeContext {
   readonly registrations: SlidingWindowLimit;
   readonly fakeSaltSecret: Buffer;
   readonly publisher: BatchPublisher;
+  /** XEP-0198 state that outlives the connection (Redis in the cluster). */
+  readonly resumption: ResumptionStore;
+  /** XEP-0484 FAST tokens (ids only; secrets derive from `fakeSaltSecret`). */
+  readonly fastTokens: FastTokenStore;
   /** The stream is gone: forget it. */
   streamClosed(stream: ClientStream): void;
+  /** The connection is gone but the session waits for resumption (XEP-0198 §5): keep delivering to it. */
+  streamDetached(stream: ClientStream): void;
+  /**
+   * `stream` resumed the session now named by its `sessionId` (it was `previousKey`): deliveries
+   * for the session go to it, and a copy held on this edge before is retired.
+   */
+  adoptSession(stream: ClientStream, previousKey: string): void;
+}
+
+/** Stream management counters of a stream that enabled it (XEP-0198 §4), unwrapped. */
+interface SmState {
+  /** Fences our writes to the resumption store. */
+  epoch: number;
+  /** Stanzas handled from the client. */
+  inbound: number;
+  /** Stanzas counted towards the client (sent, or queued while detached). */
+  sent: number;
+  /** Of those, acknowledged by the client. */
+  acked: number;
+  resumable: boolean;
+  maxSeconds: number;
+  /** `sent` when we last sent `<r/>`. */
+  requestedAt: number;
+  /** When we last wrote a stanza, for the delayed ack request. */
+  lastWrite: number;
+}
+
+/** Where a session is in its life (XEP-0198 §5 adds 'detached'). */
+type Lifecycle = 'attached' | 'detached' | 'retired';
+
+/** Idle streams share one settled promise instead of holding their own (memory per connection). */
+const SETTLED: Promise<void> = Promise.resolve();
+
+/** Resumption state of an attached stream outlives it by this much after the last write. */
+const ATTACHED_TTL_MS = 24 * 3600_000;
+
+/** Extra lifetime of a detached session's Redis keys beyond its timeout, so the edge ends it before they expire. */
+const DETACHED_TTL_MARGIN_MS = 120_000;
+
+function isStanzaName(name: string): name is 'message' | 'presence' | 'iq' {
+  return name === 'message' || name === 'presence' || name === 'iq';
 }
 
 type InputEvent = { kind: 'open'; attrs: Attrs } | { kind: 'element'; el: Element } | { kind: 'end' };
@@ -139,7 +215,8 @@ class RecentIds {
  * input waits in `inbox`.
  */
 export class ClientStream implements StreamSink {
-  readonly sessionId = randomUUID();
+  /** The session's id; a stream that resumes a session (XEP-0198 §5) takes the id of that session. */
+  sessionId: string = randomUUID();
   readonly connectedAt = Date.now();
   lastInput = Date.now();
   lastOutput = Date.now();
@@ -151,6 +228,7 @@ export class ClientStream implements StreamSink {
   private localpart: string | null = null;
   private full: Jid | null = null;
   private sasl: SaslServer | null = null;
+  private sasl2: Sasl2Request | null = null;
   private saslFailures = 0;
   private channel: TlsChannel | null = null;
   private bindings: readonly ChannelBindingType[] = NO_BINDINGS;
@@ -161,8 +239,25 @@ export class ClientStream implements StreamSink {
   /** Created on the first delivery or close order, not with every stream. */
   private deliveredIds: RecentIds | null = null;
   private closeTimer: NodeJS.Timeout | undefined;
+  private sm: SmState | null = null;
+  /** Counters of an `<enabled/>` about to be sent. */
+  private pendingSm: SmState | null = null;
+  private lifecycle: Lifecycle = 'attached';
+  /** Stanzas counted for stream management and not yet written to the resumption store. */
+  private pushes: UnackedStanza[] | null = null;
+  private pushScheduled = false;
+  /** Resumption store operations of this stream, in order. */
+  private storeOps: Promise<void> = SETTLED;
+  private detachTimer: NodeJS.Timeout | undefined;
+  /** Set by a shutdown that keeps resumable sessions for resumption elsewhere (drain, idle timeout). */
+  private detachOnClose = false;
+  /** Set when the session must end with the connection whatever it enabled (edge closing). */
+  private noDetach = false;
+  private finalized = false;
+  /** Non-null while the client is inactive (XEP-0352). */
+  private csi: CsiBuffer | null = null;
   private resolveClosed!: () => void;
-  /** Resolves when the connection is gone and session-end (if any) is queued. */
+  /** Resolves when the stream is finished: its session ended (session-end queued), detached and expired, or moved. */
   readonly closed = new Promise<void>((resolve) => {
     this.resolveClosed = resolve;
   });
@@ -216,7 +311,8 @@ export class ClientStream implements StreamSink {
 
   onElement(el: Element): void {
     if (this.closing) return;
-    if (!this.stanzaBucket.take(1)) {
+    // XEP-0198 acks answer our own requests: they cost no stanza budget (the byte limit still applies).
+    if (!(el.getName() === 'a' && el.getNS() === SM_NS) && !this.stanzaBucket.take(1)) {
       this.streamError('policy-violation', 'too many stanzas per second');
       return;
     }
@@ -380,9 +476,14 @@ export class ClientStream implements StreamSink {
             ),
           );
         }
+        if (config.sasl2.enabled) features.append(this.sasl2Feature(security));
         if (config.registration.enabled) features.append(xml('register', { xmlns: REGISTER_FEATURE_NS }));
       }
-    } else if (this.full === null) {
+    } else if (this.full !== null) {
+      // XEP-0388: no restart after SASL2 success, so the bound stream gets fresh features.
+      if (config.streamManagement.enabled && this.sm === null) features.append(xml('sm', { xmlns: SM_NS }));
+      if (config.csi.enabled) features.append(xml('csi', { xmlns: CSI_NS }));
+    } else {
       // RFC 6120 §7.4; RFC 3921 §3 session establishment, optional per rfc3921bis.
       features.append(
         xml('bind', { xmlns: BIND_NS }),
@@ -391,8 +492,35 @@ export class ClientStream implements StreamSink {
         xml('ver', { xmlns: 'urn:xmpp:features:rosterver' }),
         xml('sub', { xmlns: 'urn:xmpp:features:pre-approval' }),
       );
+      // XEP-0198 §3 and XEP-0352 §4: offered with resource binding.
+      if (config.streamManagement.enabled) features.append(xml('sm', { xmlns: SM_NS }));
+      if (config.csi.enabled) features.append(xml('csi', { xmlns: CSI_NS }));
     }
     this.send(features);
+  }
+
+  /** XEP-0388 §2.1 `<authentication/>`, with what may be done inline (XEP-0386, XEP-0198, XEP-0484). */
+  private sasl2Feature(security: StreamSecurity): Element {
+    const config = this.ctx.config;
+    const bindInline: Element[] = [];
+    if (config.streamManagement.enabled) bindInline.push(xml('feature', { var: SM_NS }));
+    if (config.csi.enabled) bindInline.push(xml('feature', { var: CSI_NS }));
+    const inline: Element[] = [xml('bind', { xmlns: BIND2_NS }, xml('inline', {}, ...bindInline))];
+    if (config.streamManagement.enabled) inline.push(xml('sm', { xmlns: SM_NS }));
+    if (config.fast.enabled)
+      inline.push(
+        xml(
+          'fast',
+          { xmlns: FAST_NS },
+          FAST_MECHANISMS.map((m) => xml('mechanism', {}, m)),
+        ),
+      );
+    return xml(
+      'authentication',
+      { xmlns: SASL2_NS },
+      ...mechanismsFor(security).map((m) => xml('mechanism', {}, m)),
+      xml('inline', {}, ...inline),
+    );
   }
 
   private refreshTls(): void {
@@ -422,6 +550,7 @@ export class ClientStream implements StreamSink {
       return undefined;
     }
     if (ns === SASL_NS) return this.saslElement(el);
+    if (ns === SASL2_NS && this.ctx.config.sasl2.enabled) return this.sasl2Element(el);
     if (el.is('iq', NS.CLIENT) && el.getChild('query', REGISTER_NS) !== undefined)
       return this.registerBeforeAuth(el);
     // RFC 6120 §4.9.3.12: nothing else before authentication.
@@ -524,6 +653,181 @@ export class ClientStream implements StreamSink {
     }
   }
 
+  // ---- XEP-0388 SASL2, with XEP-0386 Bind 2, inline XEP-0198 and XEP-0484 FAST ----
+
+  private fastOptions(agentId: string): FastOptions {
+    return {
+      tokens: this.ctx.fastTokens,
+      secret: this.ctx.fakeSaltSecret,
+      agentId,
+      lifetimeMs: this.ctx.config.fast.tokenLifetimeDays * 86_400_000,
+    };
+  }
+
+  private async sasl2Element(el: Element): Promise<void> {
+    const name = el.getName();
+    let step: SaslStep;
+    if (name === 'authenticate') {
+      if (this.ctx.config.requireTls && !this.transport.isSecure()) {
+        return this.sasl2Result({ kind: 'failure', condition: 'encryption-required' });
+      }
+      const mechanism = el.attrs['mechanism'] ?? '';
+      const agentId = el.getChild('user-agent')?.attrs['id'] ?? null;
+      const fast = el.getChild('fast', FAST_NS);
+      const invalidate = fast?.attrs['invalidate'];
+      this.sasl2 = {
+        agentId,
+        bind: el.getChild('bind', BIND2_NS) ?? null,
+        resume: el.getChild('resume', SM_NS) ?? null,
+        requestToken: el.getChild('request-token', FAST_NS)?.attrs['mechanism'] ?? null,
+        invalidateToken: invalidate === 'true' || invalidate === '1',
+      };
+      if ((FAST_MECHANISMS as readonly string[]).includes(mechanism)) {
+        if (!this.ctx.config.fast.enabled || agentId === null) {
+          // XEP-0484 §3: tokens are bound to a user-agent id.
+          return this.sasl2Result({ kind: 'failure', condition: 'invalid-mechanism' });
+        }
+        this.sasl = new HtSha256NoneServer(this.saslContext(), this.fastOptions(agentId));
+      } else {
+        this.sasl = createMechanism(mechanism, this.saslContext());
+      }
+      const initial = el.getChild('initial-response');
+      const payload =
+        initial === undefined ? { ok: true as const, data: null } : decodePayload(initial.getText());
+      step = 'ok' in payload ? await this.sasl.start(payload.data) : payload;
+    } else if (name === 'response' && this.sasl !== null) {
+      const payload = decodePayload(el.getText());
+      if (!('ok' in payload)) step = payload;
+      else step = await this.sasl.step(payload.data ?? Buffer.alloc(0));
+    } else if (name === 'abort' && this.sasl !== null) {
+      step = this.sasl.abort();
+    } else {
+      step = { kind: 'failure', condition: 'malformed-request' };
+    }
+    await this.sasl2Result(step);
+  }
+
+  private async sasl2Result(step: SaslStep): Promise<void> {
+    if (this.closing) return;
+    if (step.kind === 'challenge') {
+      this.send(xml('challenge', { xmlns: SASL2_NS }, encodePayload(step.data)));
+      return;
+    }
+    if (step.kind === 'failure') {
+      this.sasl = null;
+      this.saslFailures++;
+      this.ctx.metrics.logins.inc({ result: 'failed' });
+      // XEP-0388 §2.6.2: the RFC 6120 condition, in its namespace.
+      this.send(
+        xml(
+          'failure',
+          { xmlns: SASL2_NS },
+          xml(step.condition, { xmlns: SASL_NS }),
+          step.text === undefined ? undefined : xml('text', {}, step.text),
+        ),
+      );
+      if (this.saslFailures >= this.ctx.config.sasl.maxFailures) {
+        this.streamError('policy-violation', 'too many failed authentication attempts');
+      }
+      return;
+    }
+    const used = this.sasl instanceof HtSha256NoneServer ? this.sasl.used : null;
+    const request = this.sasl2!;
+    this.sasl = null;
+    this.sasl2 = null;
+    this.channel = null;
+    this.bindings = NO_BINDINGS;
+    this.localpart = step.username;
+    const bare = `${step.username}@${this.domain}`;
+    this.ctx.metrics.logins.inc({ result: 'ok' });
+    this.log.info({ user: bare, mechanism: used === null ? 'password' : 'fast' }, 'authenticated');
+
+    const inline: Element[] = [];
+    // XEP-0484 §4: a token on request, and a fresh one when a half-spent token is used (§5 rotation).
+    const fast = this.ctx.config.fast;
+    if (fast.enabled && request.agentId !== null) {
+      const options = this.fastOptions(request.agentId);
+      const halfLife = (fast.tokenLifetimeDays * 86_400_000) / 2;
+      const rotate = used !== null && (!used.current || Date.now() - used.token.issuedAt > halfLife);
+      const wanted = request.requestToken ?? (rotate ? used.token.mechanism : null);
+      if (request.invalidateToken) {
+        await invalidateTokens(options, bare);
+      } else if (wanted !== null && (FAST_MECHANISMS as readonly string[]).includes(wanted)) {
+        const issued = await issueToken(options, bare, wanted);
+        inline.push(
+          xml('token', {
+            xmlns: FAST_NS,
+            token: issued.token,
+            expiry: new Date(issued.expiresAt).toISOString(),
+          }),
+        );
+      }
+    }
+
+    let afterSuccess: (() => void) | null = null;
+    let resumed = false;
+    if (request.resume !== null && this.ctx.config.streamManagement.enabled) {
+      const outcome = await this.takeSession(request.resume);
+      inline.push(outcome.element);
+      if (outcome.kind === 'resumed') {
+        resumed = true;
+        afterSuccess = outcome.finish;
+      }
+    }
+    if (!resumed && request.bind !== null && !this.closing) {
+      inline.push(await this.bind2(request.bind));
+    }
+    if (this.closing) return;
+    const identity = this.full?.toString() ?? bare;
+    // XEP-0388 §2.6.1: success, with the authorization identifier and what was done inline.
+    this.send(
+      xml(
+        'success',
+        { xmlns: SASL2_NS },
+        step.data === undefined ? undefined : xml('additional-data', {}, encodePayload(step.data)),
+        xml('authorization-identifier', {}, identity),
+        ...inline,
+      ),
+    );
+    if (this.pendingSm !== null) {
+      // XEP-0198 §4: counting starts with the <enabled/> just sent.
+      this.sm = this.pendingSm;
+      this.pendingSm = null;
+    }
+    if (afterSuccess !== null) afterSuccess();
+    // XEP-0388: no stream restart; the features of the authenticated stream follow.
+    this.sendFeatures();
+  }
+
+  /** XEP-0386 §2.4: binds a resource from the client's tag, with the inline features it asked for. */
+  private async bind2(request: Element): Promise<Element> {
+    const tag = request.getChildText('tag')?.trim() ?? '';
+    let resource = '';
+    if (tag !== '') {
+      try {
+        resource = prepResourcepart(tag);
+      } catch (error) {
+        if (!(error instanceof JidError)) throw error;
+      }
+    }
+    // The tag is the resource when it is one; otherwise the server makes one up (RFC 6120 §7.6).
+    if (resource === '') resource = randomBytes(9).toString('base64url');
+    const full = jid(this.localpart!, this.domain, resource);
+    this.full = full;
+    this.publishSessionEvent('session-start');
+    this.log.info({ jid: full.toString(), bind: 2 }, 'resource bound');
+    const features: Element[] = [];
+    const enable = request.getChild('enable', SM_NS);
+    if (enable !== undefined && this.ctx.config.streamManagement.enabled) {
+      features.push(await this.prepareSm(enable));
+    }
+    if (request.getChild('inactive', CSI_NS) !== undefined && this.ctx.config.csi.enabled) {
+      this.csi ??= new CsiBuffer();
+      this.publishSessionState('inactive');
+    }
+    return xml('bound', { xmlns: BIND2_NS }, ...features);
+  }
+
   private async registerBeforeAuth(iq: Element): Promise<void> {
     const config = this.ctx.config;
     const type = iq.attrs['type'];
@@ -555,6 +859,12 @@ export class ClientStream implements StreamSink {
   }
 
   private beforeBind(el: Element): Promise<void> | undefined {
+    if (el.getNS() === SM_NS) {
+      if (el.getName() === 'resume') return this.resumeSession(el);
+      // XEP-0198 §3: enable comes after resource binding.
+      this.send(smFailed('unexpected-request'));
+      return undefined;
+    }
     if (el.is('iq', NS.CLIENT)) {
       const type = el.attrs['type'];
       if (type === 'set' && el.getChild('bind', BIND_NS) !== undefined) return this.bind(el);
@@ -628,6 +938,14 @@ export class ClientStream implements StreamSink {
 
   private afterBind(el: Element): Promise<void> | undefined {
     const full = this.full!;
+    const ns = el.getNS();
+    if (ns === SM_NS) return this.smElement(el);
+    if (ns === CSI_NS && this.ctx.config.csi.enabled) {
+      this.csiElement(el);
+      return undefined;
+    }
+    // XEP-0198 §4: every stanza received after <enable/> counts as handled.
+    if (this.sm !== null && isStanzaName(el.getName())) this.sm.inbound++;
     let checked;
     try {
       checked = checkClientStanza(el, full);
@@ -693,14 +1011,390 @@ export class ClientStream implements StreamSink {
     this.publish(kind, '', '', '', '');
   }
 
-  /** Writes a delivery from `deliver:{edgeId}`; repeated ids are dropped (at-least-once bus). */
-  deliver(id: string, stanza: string): boolean {
-    if (this.closing || this.seenDelivery(id)) return false;
-    this.transport.sendElement(stanza);
-    this.lastOutput = Date.now();
-    this.ctx.metrics.stanzasOut.inc();
-    this.ctx.metrics.bytesOut.inc(Buffer.byteLength(stanza));
+  /** Tells the router how the session can be reached now (for XEP-0357 push). */
+  private publishSessionState(state: 'detached' | 'resumed' | 'inactive' | 'active'): void {
+    this.publish('session-state', '', state, '', '');
+  }
+
+  /**
+   * Writes a delivery from `deliver:{edgeId}`; repeated ids are dropped (at-least-once bus). With
+   * stream management and no connection (detached, closing) it is queued as unacked for a resume
+   * or for re-routing when the session ends; while the client is inactive (XEP-0352) it may wait.
+   */
+  deliver(id: string, stanza: string, ts = Date.now()): boolean {
+    if (this.lifecycle === 'retired' || this.seenDelivery(id)) return false;
+    const entry: UnackedStanza = { id, xml: stanza, ts };
+    if (this.closing || this.lifecycle === 'detached') {
+      if (this.sm === null) return false;
+      this.sm.sent++;
+      this.queuePush(entry);
+      return true;
+    }
+    if (this.csi !== null) {
+      if (this.csi.hold(entry)) return true;
+      this.flushHeld();
+    }
+    this.writeStanza(entry);
     return true;
+  }
+
+  /** A stanza to the client, counted and kept until acked when stream management is on. */
+  private writeStanza(entry: UnackedStanza): void {
+    this.transport.sendElement(entry.xml);
+    const now = Date.now();
+    this.lastOutput = now;
+    this.ctx.metrics.stanzasOut.inc();
+    this.ctx.metrics.bytesOut.inc(Buffer.byteLength(entry.xml));
+    const sm = this.sm;
+    if (sm === null) return;
+    sm.sent++;
+    sm.lastWrite = now;
+    this.queuePush(entry);
+    if (sm.sent - sm.requestedAt >= this.ctx.config.streamManagement.ackEvery && this.csi === null)
+      this.requestAck();
+  }
+
+  // ---- XEP-0352 client state indication ----
+
+  private csiElement(el: Element): void {
+    if (el.getName() === 'inactive') {
+      if (this.csi === null) this.publishSessionState('inactive');
+      this.csi ??= new CsiBuffer();
+    } else if (el.getName() === 'active') {
+      this.flushHeld();
+      if (this.csi !== null) this.publishSessionState('active');
+      this.csi = null;
+    }
+  }
+
+  private flushHeld(): void {
+    const held = this.csi?.drain() ?? [];
+    for (const entry of held) this.writeStanza(entry);
+  }
+
+  // ---- XEP-0198 stream management ----
+
+  private smElement(el: Element): Promise<void> | undefined {
+    const sm = this.sm;
+    switch (el.getName()) {
+      case 'enable':
+        return this.enableSm(el);
+      case 'resume':
+        // XEP-0198 §5: only instead of resource binding.
+        this.send(smFailed('unexpected-request'));
+        return undefined;
+      case 'r':
+        if (sm === null) break;
+        this.send(xml('a', { xmlns: SM_NS, h: String(wireCount(sm.inbound)) }));
+        this.persistCounters(0);
+        return undefined;
+      case 'a': {
+        if (sm === null) break;
+        const h = parseH(el.attrs['h']);
+        const delta = h === null ? null : newlyAcked(h, sm.acked, sm.sent);
+        if (delta === null) {
+          // XEP-0198 §4: an ack for more than was sent.
+          this.streamError('undefined-condition', 'handled-count-too-high');
+          return undefined;
+        }
+        sm.acked += delta;
+        if (delta > 0) this.persistCounters(delta);
+        return undefined;
+      }
+    }
+    // XEP-0198 §4: <r/> and <a/> only once stream management is enabled.
+    throw new StanzaStreamViolation('unsupported-stanza-type', 'stream management is not enabled');
+  }
+
+  private async enableSm(el: Element): Promise<void> {
+    const config = this.ctx.config.streamManagement;
+    if (!config.enabled || this.sm !== null) {
+      this.send(smFailed(config.enabled ? 'unexpected-request' : 'feature-not-implemented'));
+      return;
+    }
+    const enabled = await this.prepareSm(el);
+    if (this.closing) return;
+    this.send(enabled);
+    // XEP-0198 §4: counting starts with <enabled/>.
+    this.sm = this.pendingSm;
+    this.pendingSm = null;
+  }
+
+  /** Starts the resumption state; the counters take effect when the returned `<enabled/>` is sent. */
+  private async prepareSm(el: Element): Promise<Element> {
+    const config = this.ctx.config.streamManagement;
+    const resume = el.attrs['resume'];
+    const resumable = resume === 'true' || resume === '1';
+    const asked = Number(el.attrs['max']);
+    // XEP-0198 §5: the client may ask for a shorter timeout than the server's maximum.
+    const maxSeconds =
+      Number.isInteger(asked) && asked > 0
+        ? Math.min(asked, config.maxResumeSeconds)
+        : config.maxResumeSeconds;
+    const full = this.full!;
+    const epoch = await this.ctx.resumption.create(
+      {
+        sessionId: this.sessionId,
+        bare: full.bare().toString(),
+        fullJid: full.toString(),
+        edgeId: this.ctx.edgeId,
+      },
+      ATTACHED_TTL_MS,
+    );
+    this.pendingSm = {
+      epoch,
+      inbound: 0,
+      sent: 0,
+      acked: 0,
+      resumable,
+      maxSeconds,
+      requestedAt: 0,
+      lastWrite: 0,
+    };
+    this.log.debug({ resumable, maxSeconds }, 'stream management enabled');
+    return resumable
+      ? xml('enabled', { xmlns: SM_NS, id: this.sessionId, resume: 'true', max: String(maxSeconds) })
+      : xml('enabled', { xmlns: SM_NS });
+  }
+
+  private async resumeSession(el: Element): Promise<void> {
+    if (!this.ctx.config.streamManagement.enabled) {
+      this.send(smFailed('feature-not-implemented'));
+      return;
+    }
+    const outcome = await this.takeSession(el);
+    if (this.closing) return;
+    this.send(outcome.element);
+    if (outcome.kind === 'resumed') outcome.finish();
+  }
+
+  /**
+   * XEP-0198 §5: takes the session `<resume/>` names over. On success the stream holds it (its
+   * id, JID and counters); `finish` resends what is unacked once `<resumed/>` went out.
+   */
+  private async takeSession(
+    el: Element,
+  ): Promise<
+    { kind: 'resumed'; element: Element; finish: () => void } | { kind: 'failed'; element: Element }
+  > {
+    const previd = el.attrs['previd'];
+    const h = parseH(el.attrs['h']);
+    if (previd === undefined || previd === '' || h === null) {
+      return { kind: 'failed', element: smFailed('bad-request') };
+    }
+    const bare = `${this.localpart!}@${this.domain}`;
+    const taken = await this.ctx.resumption.take(previd, bare, this.ctx.edgeId, ATTACHED_TTL_MS);
+    if (taken.kind === 'gone') {
+      // XEP-0198 §5: item-not-found, with the inbound count when we still know it.
+      return { kind: 'failed', element: smFailed('item-not-found', taken.inbound) };
+    }
+    const state = taken.state;
+    // A bogus h acknowledges what the client can prove it has: everything unacked is resent.
+    const delta = newlyAcked(h, state.acked, state.sent) ?? 0;
+    const previousKey = this.sessionId;
+    this.sessionId = state.sessionId;
+    this.full = parseJid(state.fullJid);
+    this.sm = {
+      epoch: state.epoch,
+      inbound: state.inbound,
+      sent: state.sent,
+      acked: state.acked + delta,
+      resumable: true,
+      maxSeconds: this.ctx.config.streamManagement.maxResumeSeconds,
+      requestedAt: state.sent,
+      lastWrite: Date.now(),
+    };
+    this.ctx.adoptSession(this, previousKey);
+    // The router delivers to the edge that registered the session: tell it this one holds it now.
+    if (state.previousEdgeId !== this.ctx.edgeId) this.publishSessionEvent('session-start');
+    else this.publishSessionState('resumed');
+    this.persistCounters(delta);
+    const element = xml('resumed', {
+      xmlns: SM_NS,
+      previd: state.sessionId,
+      h: String(wireCount(state.inbound)),
+    });
+    if (this.closing) {
+      // The connection went while we took the session over: it waits here for the next resume.
+      this.finalized = false;
+      this.finished = false;
+      this.detach();
+      return { kind: 'resumed', element, finish: () => undefined };
+    }
+    const finish = (): void => {
+      // XEP-0198 §5: what the client did not acknowledge goes out again, in order.
+      for (const entry of state.unacked.slice(delta)) this.transport.sendElement(entry.xml);
+      this.lastOutput = Date.now();
+      if (state.sent > state.acked + delta) this.requestAck();
+      this.log.info(
+        { jid: state.fullJid, from: state.previousEdgeId, resent: state.unacked.length - delta },
+        'session resumed',
+      );
+    };
+    return { kind: 'resumed', element, finish };
+  }
+
+  private requestAck(): void {
+    const sm = this.sm;
+    if (sm === null || this.closing) return;
+    sm.requestedAt = sm.sent;
+    this.transport.sendElement(`<r xmlns='${SM_NS}'/>`);
+  }
+
+  /** Periodic duty from the edge's ticker: ask for an ack of stanzas unacked for a while. */
+  tick(now: number): void {
+    const sm = this.sm;
+    if (sm === null || this.closing || this.csi !== null) return;
+    if (
+      sm.sent > sm.acked &&
+      sm.requestedAt < sm.sent &&
+      now - sm.lastWrite >= this.ctx.config.streamManagement.ackDelayMs
+    )
+      this.requestAck();
+  }
+
+  private persistCounters(trim: number): void {
+    const sm = this.sm!;
+    const update = { trim, acked: sm.acked, inbound: sm.inbound };
+    const ttl = this.storeTtl();
+    const epoch = sm.epoch;
+    this.chain(() => this.ctx.resumption.update(this.sessionId, epoch, update, ttl));
+  }
+
+  private storeTtl(): number {
+    const sm = this.sm!;
+    return this.lifecycle === 'attached' && !this.closing
+      ? ATTACHED_TTL_MS
+      : sm.maxSeconds * 1000 + DETACHED_TTL_MARGIN_MS;
+  }
+
+  private queuePush(entry: UnackedStanza): void {
+    (this.pushes ??= []).push(entry);
+    if (this.pushScheduled) return;
+    this.pushScheduled = true;
+    // One store write per delivery batch, not per stanza.
+    queueMicrotask(() => this.flushPushes());
+  }
+
+  private flushPushes(): void {
+    this.pushScheduled = false;
+    const batch = this.pushes;
+    if (batch === null || batch.length === 0 || this.sm === null) return;
+    this.pushes = null;
+    const epoch = this.sm.epoch;
+    const ttl = this.storeTtl();
+    this.chain(async () => {
+      const outcome = await this.ctx.resumption.push(this.sessionId, epoch, batch, ttl);
+      // Taken over meanwhile: the stream that holds the session now gets them.
+      if (outcome.kind === 'moved') this.forward(outcome.edgeId, batch);
+      // Ended meanwhile: like any stanza for a gone session (RFC 6121 §8.5.3.2.1).
+      else if (outcome.kind === 'gone') this.reroute(batch);
+    });
+  }
+
+  private chain(op: () => Promise<void>): void {
+    this.storeOps = this.storeOps.then(op).catch((error: unknown) => {
+      this.log.error({ err: error }, 'resumption store operation failed');
+    });
+  }
+
+  private forward(edgeId: string, stanzas: readonly UnackedStanza[]): void {
+    const to = this.full!.toString();
+    for (const s of stanzas) {
+      this.ctx.publisher.enqueue(
+        Streams.deliver(edgeId),
+        encodeDelivery({
+          v: 1,
+          kind: 'stanza',
+          id: s.id,
+          sessionId: this.sessionId,
+          to,
+          xml: s.xml,
+          ts: s.ts,
+        }),
+      );
+    }
+  }
+
+  /**
+   * Sends undelivered stanzas back through the router's inbound processing for this full JID,
+   * after the session-end: messages go to other resources or offline storage (with XEP-0203
+   * delay), IQs are answered with an error, presence is dropped (RFC 6121 §8.5.3.2).
+   */
+  private reroute(stanzas: readonly UnackedStanza[]): void {
+    const full = this.full!.toString();
+    const stream = Streams.route(partitionOf(this.full!.bare().toString(), this.ctx.config.partitions));
+    for (const s of stanzas) {
+      let el: Element;
+      try {
+        el = parseElement(s.xml);
+      } catch {
+        continue;
+      }
+      const name = el.getName();
+      if (!isStanzaName(name)) continue;
+      const envelope: Envelope = {
+        v: ENVELOPE_VERSION,
+        id: s.id,
+        kind: name,
+        edgeId: '',
+        sessionId: '',
+        from: el.attrs['from'] ?? '',
+        to: full,
+        type: el.attrs['type'] ?? '',
+        stanzaId: el.attrs['id'] ?? '',
+        xml: s.xml,
+        ts: s.ts,
+        stage: 'in',
+      };
+      this.ctx.publisher.enqueue(stream, encodeEnvelope(envelope));
+    }
+  }
+
+  /** The connection is gone; the session waits `max` seconds for a resume (XEP-0198 §5). */
+  private detach(): void {
+    const sm = this.sm!;
+    this.lifecycle = 'detached';
+    // What an inactive client was spared is unacked now: resent on resume, re-routed on timeout.
+    for (const entry of this.csi?.drain() ?? []) {
+      sm.sent++;
+      (this.pushes ??= []).push(entry);
+    }
+    this.csi = null;
+    this.flushPushes();
+    this.persistCounters(0);
+    this.detachTimer = setTimeout(() => this.expire(), sm.maxSeconds * 1000);
+    this.detachTimer.unref();
+    this.ctx.streamDetached(this);
+    this.publishSessionState('detached');
+    this.log.info({ jid: this.full?.toString(), maxSeconds: sm.maxSeconds }, 'session detached');
+  }
+
+  /** Ends a detached session now: its timeout, or the edge shutting down. */
+  expire(): void {
+    if (this.lifecycle !== 'detached') return;
+    if (this.detachTimer !== undefined) clearTimeout(this.detachTimer);
+    this.log.info({ jid: this.full?.toString() }, 'detached session ended');
+    this.endSession();
+    this.finalize();
+  }
+
+  /**
+   * The session lives on in another stream (resumed here or on another edge): this copy goes
+   * without ending it; an open connection is closed (XEP-0198 §5, the older stream of the session).
+   */
+  retire(): void {
+    if (this.lifecycle === 'retired') return;
+    const wasAttached = this.lifecycle === 'attached' && !this.closing;
+    this.lifecycle = 'retired';
+    this.log.info({ jid: this.full?.toString() }, 'session taken over');
+    if (this.detachTimer !== undefined) clearTimeout(this.detachTimer);
+    this.csi = null;
+    if (wasAttached) {
+      this.streamError('conflict', 'the session was resumed on another connection');
+      return;
+    }
+    this.finalize();
   }
 
   private seenDelivery(id: string): boolean {
@@ -719,6 +1413,11 @@ export class ClientStream implements StreamSink {
   /** A close order from the router (conflict, account removed, …). */
   closeByOrder(id: string, condition: string, text: string): void {
     if (this.seenDelivery(id)) return;
+    if (this.lifecycle === 'detached') {
+      // Replaced by a new session for the same resource, or the account is gone.
+      this.expire();
+      return;
+    }
     const known = STREAM_CONDITIONS.has(condition)
       ? (condition as StreamErrorCondition)
       : 'undefined-condition';
@@ -729,6 +1428,11 @@ export class ClientStream implements StreamSink {
 
   private send(el: Element): void {
     if (this.closing) return;
+    if (this.sm !== null && isStanzaName(el.getName())) {
+      // Our own replies count for stream management like deliveries do (XEP-0198 §4).
+      this.writeStanza({ id: randomUUID(), xml: serialize(el), ts: Date.now() });
+      return;
+    }
     this.transport.sendElement(serialize(el));
     this.lastOutput = Date.now();
   }
@@ -773,31 +1477,80 @@ export class ClientStream implements StreamSink {
     this.inbox.length = 0;
     this.transport.sendClose();
     this.transport.end();
-    this.endSession();
+    const keep = this.detachOnClose && this.sm?.resumable === true && !this.noDetach;
+    if (!keep) this.endSession();
     this.closeTimer = setTimeout(() => this.transport.destroy(), 2000);
     this.closeTimer.unref();
   }
 
   private endSession(): void {
-    if (this.full !== null && !this.finished) {
-      this.finished = true;
+    if (this.full === null || this.finished || this.lifecycle === 'retired') return;
+    this.finished = true;
+    const sm = this.sm;
+    if (sm === null) {
       this.publishSessionEvent('session-end');
+      return;
     }
+    // XEP-0198: what the client did not acknowledge is not lost with the session.
+    const held = this.csi?.drain() ?? [];
+    this.csi = null;
+    this.flushPushes();
+    const epoch = sm.epoch;
+    this.chain(async () => {
+      const left = await this.ctx.resumption.end(this.sessionId, epoch);
+      // Null: another stream took the session over; it is not ours to end.
+      if (left === null) return;
+      this.publishSessionEvent('session-end');
+      this.reroute([...left, ...held]);
+    });
   }
 
   private finish(): void {
+    if (this.finalized) return;
     this.closing = true;
     this.inbox.length = 0;
+    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    const resumable =
+      this.sm?.resumable === true && this.full !== null && this.lifecycle === 'attached' && !this.noDetach;
+    if (resumable && (!this.finished || this.detachOnClose)) {
+      this.detach();
+      return;
+    }
     this.endSession();
+    this.finalize();
+  }
+
+  private finalize(): void {
+    if (this.finalized) return;
+    this.finalized = true;
+    this.closing = true;
     this.finished = true;
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    if (this.detachTimer !== undefined) clearTimeout(this.detachTimer);
     this.ctx.streamClosed(this);
-    this.resolveClosed();
+    void this.storeOps.then(() => this.resolveClosed());
+  }
+
+  /**
+   * Closes with a stream error that a resumable session survives (drain, idle timeout): it is
+   * detached, not ended, so the client can resume here or on another edge.
+   */
+  shutdown(condition: StreamErrorCondition, text?: string, host?: string, resumable = true): void {
+    if (resumable) this.detachOnClose = true;
+    else this.noDetach = true;
+    this.streamError(condition, text, host);
   }
 
   /** Cuts the connection at once (end of drain). */
   destroy(): void {
     this.transport.destroy();
+  }
+
+  /** Cuts the connection and ends the session, resumable or not (the edge is closing). */
+  terminate(): void {
+    this.noDetach = true;
+    if (this.lifecycle === 'detached') this.expire();
+    else this.transport.destroy();
   }
 }
 
@@ -814,4 +1567,13 @@ function safeJid(value: string): Jid | null {
 function normalizedDomain(value: string): string | null {
   const parsed = safeJid(value);
   return parsed !== null && parsed.local === '' && parsed.resource === '' ? parsed.domain : null;
+}
+
+/** XEP-0198 `<failed/>` with a stanza error condition, and the inbound count when known (§5). */
+function smFailed(condition: string, h: number | null = null): Element {
+  return xml(
+    'failed',
+    h === null ? { xmlns: SM_NS } : { xmlns: SM_NS, h: String(wireCount(h)) },
+    xml(condition, { xmlns: 'urn:ietf:params:xml:ns:xmpp-stanzas' }),
+  );
 }

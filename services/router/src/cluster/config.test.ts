@@ -22,6 +22,19 @@ describe('cluster router config', () => {
     });
   });
 
+  it('passes federation and client-feature settings through to the router core', () => {
+    const file = loadConfig(clusterConfigSchema, {
+      env: {
+        SWITCHBOARD_REDIS_URL: 'redis://redis:6379',
+        SWITCHBOARD_S2S_PARTITIONS: '16',
+        SWITCHBOARD_MAM__RETENTION_DAYS: '30',
+      },
+    });
+    const config = toClusterRouterConfig(file, 'host-42');
+    expect(config.s2sPartitions).toBe(16);
+    expect(config.mam).toMatchObject({ retentionDays: 30 });
+  });
+
   it('rejects a heartbeat too slow to renew leases before they lapse', () => {
     expect(() =>
       loadConfig(clusterConfigSchema, {

@@ -1,6 +1,6 @@
 import { z } from '@switchboard/kit';
 import type { RouterConfig } from '../config.js';
-import { routerConfigSchema } from '../config.js';
+import { routerConfigSchema, toClientFeatureConfig } from '../config.js';
 
 /**
  * The cluster router process's configuration (main.ts): the router core's
@@ -46,6 +46,8 @@ export function toClusterRouterConfig(
     ownedPartitions: [],
     batchSize: file.batchSize,
     ...(file.offlineCap === undefined ? {} : { offlineCap: file.offlineCap }),
+    ...(file.s2sPartitions === undefined ? {} : { s2sPartitions: file.s2sPartitions }),
     ...(version === undefined ? {} : { version }),
+    ...toClientFeatureConfig(file),
   };
 }

@@ -13,7 +13,23 @@ import {
 import { parseElement, type Element } from '@switchboard/xml';
 import type { Redis } from 'ioredis';
 import { release, renew, tryAcquire, type HeldLease, type LeaseKeys } from './lease.js';
-import { removeIfSilent, silentMembers } from './scripts.js';
+import { Script, removeIfSilent, silentMembers } from './scripts.js';
+
+/**
+ * XEP-0198 state (edge's sm/redis.ts) still held by the dead edge `ARGV[1]`: its unacked
+ * stanzas, oldest first; false when the session resumed elsewhere or has none.
+ */
+const unackedOfDeadEdge = new Script(`if redis.call('HGET', KEYS[1], 'edge') ~= ARGV[1] then return false end
+return redis.call('LRANGE', KEYS[2], 0, -1)`);
+
+/** Deletes that state once its stanzas are re-routed, keeping the inbound count for a late <resume/>. */
+const forgetResumption = new Script(`if redis.call('HGET', KEYS[1], 'edge') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[3], redis.call('HGET', KEYS[1], 'in') or '0', 'PX', ARGV[2])
+redis.call('DEL', KEYS[1], KEYS[2])
+return 1`);
+
+/** How long a late resume still learns the inbound count of a session the janitor ended. */
+const RESUMPTION_GONE_TTL_MS = 3600_000;
 
 /** The one lease that makes a router the cluster's janitor. */
 export const JANITOR_LEASE: LeaseKeys = { lease: 'lease:janitor', fence: 'fence:janitor' };
@@ -115,14 +131,63 @@ export function createJanitor(options: JanitorOptions): Janitor {
     }
   };
 
+  /**
+   * The unacked stanzas of a resumable session (XEP-0198) the dead edge held, as envelopes for
+   * inbound routing after its session-end: other resources or offline storage, never lost.
+   */
+  const unackedOf = async (
+    edgeId: string,
+    sessionId: string,
+    full: string,
+    bare: string,
+  ): Promise<PublishItem[]> => {
+    const keys = [
+      Keys.resumption(sessionId),
+      Keys.resumptionQueue(sessionId),
+      Keys.resumptionGone(sessionId),
+    ];
+    const raw = (await unackedOfDeadEdge.run(redis, keys, [edgeId])) as string[] | null;
+    if (raw === null) return [];
+    const items: PublishItem[] = [];
+    for (const json of raw) {
+      let entry: { id: string; xml: string; ts: number };
+      let el: Element;
+      try {
+        entry = JSON.parse(json) as { id: string; xml: string; ts: number };
+        el = parseElement(entry.xml);
+      } catch (error) {
+        log.warn({ err: error, edgeId, sessionId }, 'dropping an unreadable unacked stanza of a dead edge');
+        continue;
+      }
+      if (el.name !== 'message' && el.name !== 'presence' && el.name !== 'iq') continue;
+      const env: Envelope = {
+        v: 1,
+        id: entry.id,
+        kind: el.name,
+        edgeId: '',
+        sessionId: '',
+        from: el.attrs['from'] ?? '',
+        to: full,
+        type: el.attrs['type'] ?? '',
+        stanzaId: el.attrs['id'] ?? '',
+        xml: entry.xml,
+        ts: entry.ts,
+        stage: 'in',
+      };
+      items.push({ stream: Streams.route(partitionOf(bare, partitions)), payload: encodeEnvelope(env) });
+    }
+    return items;
+  };
+
   /** session-end envelopes for the edge's sessions still registered on it. */
   const sessionEnds = async (
     edgeId: string,
-  ): Promise<{ items: PublishItem[]; keys: string[]; left: number }> => {
+  ): Promise<{ items: PublishItem[]; keys: string[]; left: number; resumptions: string[] }> => {
     const members = await redis.smembers(Keys.edgeSessions(edgeId));
     const items: PublishItem[] = [];
     const keys: string[] = [];
     const stale: string[] = [];
+    const resumptions: string[] = [];
     const records = await Promise.all(
       members.map(async (full) => {
         const { bare, resource } = splitFull(full);
@@ -153,9 +218,13 @@ export function createJanitor(options: JanitorOptions): Janitor {
         ts: Date.now(),
       };
       items.push({ stream: Streams.route(partitionOf(bare, partitions)), payload: encodeEnvelope(env) });
+      // In the same partition, after the session-end: handled as stanzas for a gone resource.
+      const unacked = await unackedOf(edgeId, record.sessionId, full, bare);
+      if (unacked.length > 0) items.push(...unacked);
+      resumptions.push(record.sessionId);
     }
     if (stale.length > 0) await redis.srem(Keys.edgeSessions(edgeId), ...stale);
-    return { items, keys, left: members.length - stale.length };
+    return { items, keys, left: members.length - stale.length, resumptions };
   };
 
   /** A queued stanza for a session of the dead edge, as an envelope for inbound routing. */
@@ -243,7 +312,17 @@ export function createJanitor(options: JanitorOptions): Janitor {
         routed++;
       }
       if (items.length > 0) await bus.publishBatch(items);
-      if (first) for (const key of ends.keys) announced.add(key);
+      if (first) {
+        for (const key of ends.keys) announced.add(key);
+        for (const sessionId of ends.resumptions) {
+          const keys = [
+            Keys.resumption(sessionId),
+            Keys.resumptionQueue(sessionId),
+            Keys.resumptionGone(sessionId),
+          ];
+          await forgetResumption.run(redis, keys, [edgeId, RESUMPTION_GONE_TTL_MS]);
+        }
+      }
       first = false;
       if (entries.length === 0) break;
       await bus.ack(

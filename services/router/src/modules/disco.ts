@@ -7,6 +7,21 @@ import { StanzaError } from '../stanza-error.js';
 export const DISCO_INFO = 'http://jabber.org/protocol/disco#info';
 export const DISCO_ITEMS = 'http://jabber.org/protocol/disco#items';
 
+/** A XEP-0030 identity. */
+export interface Identity {
+  readonly category: string;
+  readonly type: string;
+}
+
+const accountIdentities = new WeakMap<RouterCore, Identity[]>();
+
+/** An identity accounts have besides account/registered, e.g. pubsub/pep (XEP-0163 §6.1). */
+export function addAccountIdentity(core: RouterCore, identity: Identity): void {
+  let list = accountIdentities.get(core);
+  if (list === undefined) accountIdentities.set(core, (list = []));
+  list.push(identity);
+}
+
 /**
  * Service discovery (XEP-0030) for the server and for accounts. The
  * server's features are what the registered modules declared, so adding a
@@ -60,6 +75,9 @@ export const discoModule: RouterModule = {
         'query',
         { xmlns: DISCO_INFO },
         xml('identity', { category: 'account', type: 'registered' }),
+        (accountIdentities.get(core) ?? []).map((i) =>
+          xml('identity', { category: i.category, type: i.type }),
+        ),
         core.features('account').map((v) => xml('feature', { var: v })),
       );
     });

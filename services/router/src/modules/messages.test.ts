@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseElement } from '@switchboard/xml';
+import { parseElement, xml } from '@switchboard/xml';
 import { Harness, conditionOf, type Client } from '../test/harness.js';
 
 let h: Harness;
@@ -17,7 +17,7 @@ async function online(c: Client, priority: number): Promise<void> {
 }
 
 describe('messages to a bare JID (RFC 6121 §8.5.2)', () => {
-  it('go to the available resource of highest priority only, without being parsed or changed', async () => {
+  it('go to the available resource of highest priority only, changed by nothing but the archive stanza-id', async () => {
     h = await Harness.start();
     const juliet = await h.login('juliet@example.com/balcony');
     const orchard = await h.login('romeo@example.net/orchard');
@@ -29,6 +29,8 @@ describe('messages to a bare JID (RFC 6121 §8.5.2)', () => {
     expect(orchard.received()).toEqual([]);
     const sent = parseElement(chat('romeo@example.net'), { defaultNamespace: 'jabber:client' });
     sent.attrs['from'] = 'juliet@example.com/balcony';
+    // XEP-0313 §5.1.1 / XEP-0359: the recipient's archive id comes with the message.
+    sent.append(xml('stanza-id', { xmlns: 'urn:xmpp:sid:0', id, by: 'romeo@example.net' }));
     expect(garden.deliveries()).toEqual([
       expect.objectContaining({ kind: 'stanza', id, to: 'romeo@example.net/garden', xml: sent.toString() }),
     ]);

@@ -4,37 +4,79 @@ import { StanzaError } from '../stanza-error.js';
 import type { Stanza } from '../stanza.js';
 import { storeOffline } from './offline.js';
 
+/** Where a message for a local account went. */
+export interface MessageOutcome {
+  /** The sessions it was delivered to. */
+  readonly delivered: readonly SessionRecord[];
+  /** Every session of the account when it was routed. */
+  readonly sessions: readonly SessionRecord[];
+  /** It went to offline storage (XEP-0160). */
+  readonly stored: boolean;
+}
+
+/**
+ * A feature acting on messages as they reach a local account, in the
+ * account's partition: the archive (XEP-0313) stamps a stanza-id before
+ * delivery, carbons (XEP-0280) and push (XEP-0357) look at where it went.
+ */
+export interface MessageDeliveryHook {
+  /** Runs before routing; resolves to the stanza to route in its place (or the same one). */
+  readonly before?: (st: Stanza, pass: Pass) => Promise<Stanza>;
+  readonly after?: (st: Stanza, outcome: MessageOutcome, pass: Pass) => Promise<void>;
+}
+
+const deliveryHooks = new WeakMap<RouterCore, MessageDeliveryHook[]>();
+
+/** Registers a hook on message delivery to local accounts; hooks run in registration order. */
+export function onMessageDelivery(core: RouterCore, hook: MessageDeliveryHook): void {
+  let list = deliveryHooks.get(core);
+  if (list === undefined) deliveryHooks.set(core, (list = []));
+  list.push(hook);
+}
+
 /**
  * Message delivery to local accounts, RFC 6121 §8.5.2 (bare JID) and
  * §8.5.3 (full JID). Works from the envelope's routing facts alone: the XML
- * is parsed only when the message goes to offline storage.
+ * is parsed only when the message goes to offline storage or a hook needs it.
  */
 export const messagesModule: RouterModule = {
   name: 'messages',
   setup(core: RouterCore) {
-    core.on('message-in', async (st, pass) => {
-      const user = st.to.bare;
-      const type = st.type === '' ? 'normal' : st.type;
-      const sessions = await core.sessions.list(user);
-      if (st.to.resource !== '') {
-        for (const session of sessions) {
-          // §8.5.3.1: the resource is connected: deliver to it.
-          if (session.resource === st.to.resource) {
-            core.deliver(session, st.env.xml, st.env.id, st.env.ts, pass);
-            return true;
-          }
-        }
-        // §8.5.3.2.1: no such resource.
-        if (type === 'groupchat') core.bounce(st, new StanzaError('service-unavailable'), pass);
-        else if (type === 'normal' || type === 'chat') await toBareJid(core, st, type, sessions, pass);
-        // headline and error are silently ignored.
-        return true;
-      }
-      await toBareJid(core, st, type, sessions, pass);
+    core.on('message-in', async (original, pass) => {
+      const hooks = deliveryHooks.get(core) ?? [];
+      let st = original;
+      for (const hook of hooks) if (hook.before !== undefined) st = await hook.before(st, pass);
+      const sessions = await core.sessions.list(st.to.bare);
+      const outcome = await route(core, st, sessions, pass);
+      for (const hook of hooks) if (hook.after !== undefined) await hook.after(st, outcome, pass);
       return true;
     });
   },
 };
+
+async function route(
+  core: RouterCore,
+  st: Stanza,
+  sessions: readonly SessionRecord[],
+  pass: Pass,
+): Promise<MessageOutcome> {
+  const type = st.type === '' ? 'normal' : st.type;
+  if (st.to.resource !== '') {
+    for (const session of sessions) {
+      // §8.5.3.1: the resource is connected: deliver to it.
+      if (session.resource === st.to.resource) {
+        core.deliver(session, st.env.xml, st.env.id, st.env.ts, pass);
+        return { delivered: [session], sessions, stored: false };
+      }
+    }
+    // §8.5.3.2.1: no such resource.
+    if (type === 'groupchat') core.bounce(st, new StanzaError('service-unavailable'), pass);
+    else if (type === 'normal' || type === 'chat') return toBareJid(core, st, type, sessions, pass);
+    // headline and error are silently ignored.
+    return { delivered: [], sessions, stored: false };
+  }
+  return toBareJid(core, st, type, sessions, pass);
+}
 
 async function toBareJid(
   core: RouterCore,
@@ -42,25 +84,33 @@ async function toBareJid(
   type: string,
   sessions: readonly SessionRecord[],
   pass: Pass,
-): Promise<void> {
+): Promise<MessageOutcome> {
+  const none: MessageOutcome = { delivered: [], sessions, stored: false };
   // §8.5.2.1.3 / §8.5.2.2.3: groupchat to a bare JID is an error; §8.5.2.1.5: errors are dropped.
-  if (type === 'error') return;
+  if (type === 'error') return none;
   if (type === 'groupchat') {
     core.bounce(st, new StanzaError('service-unavailable'), pass);
-    return;
+    return none;
   }
   // Only available resources with non-negative priority count (§8.5.2.1).
   let best = -1;
   for (const s of sessions) if (s.available && s.priority > best) best = s.priority;
   if (best < 0) {
     // §8.5.2.2.1: chat and normal may be stored; §8.5.2.2.2: headline is dropped.
-    if (type === 'chat' || type === 'normal') await storeOffline(core, st, pass);
-    return;
+    if (type === 'chat' || type === 'normal') {
+      return { delivered: [], sessions, stored: await storeOffline(core, st, pass) };
+    }
+    return none;
   }
   const id = st.env.id;
+  const delivered: SessionRecord[] = [];
   for (const s of sessions) {
     if (!s.available || s.priority < 0) continue;
     // §8.5.2.1.1: chat and normal go to the highest-priority resources; §8.5.2.1.2: headline to all.
-    if (type === 'headline' || s.priority === best) core.deliver(s, st.env.xml, id, st.env.ts, pass);
+    if (type === 'headline' || s.priority === best) {
+      core.deliver(s, st.env.xml, id, st.env.ts, pass);
+      delivered.push(s);
+    }
   }
+  return { delivered, sessions, stored: false };
 }

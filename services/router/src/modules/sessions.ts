@@ -1,3 +1,4 @@
+import { Streams, encodeDelivery } from '@switchboard/protocol';
 import type { RouterCore, RouterModule } from '../core.js';
 import { broadcastUnavailable } from '../presence-broadcast.js';
 import { newSession } from '../sessions/registry.js';
@@ -13,6 +14,25 @@ export const sessionsModule: RouterModule = {
       const existing = await core.sessions.get(user, resource);
       // A redelivered session-start changes nothing.
       if (existing !== null && existing.sessionId === sessionId && existing.edgeId === edgeId) return true;
+      if (existing !== null && existing.sessionId === sessionId) {
+        // XEP-0198 §5: the session resumed on another edge. It keeps its state (presence, roster
+        // interest, directed presence); deliveries go to the new edge, and the old edge drops its copy.
+        // A resumed stream starts active (XEP-0352 state belongs to the stream).
+        await core.sessions.put(user, { ...existing, edgeId, detached: false, inactive: false });
+        pass.out.push({
+          stream: Streams.deliver(existing.edgeId),
+          payload: encodeDelivery({
+            v: 1,
+            kind: 'moved',
+            id: st.childId(),
+            sessionId,
+            to: existing.fullJid,
+            edgeId,
+            ts: core.now(),
+          }),
+        });
+        return true;
+      }
       if (existing !== null) {
         // RFC 6120 §7.7.2.2: the new session wins; the old one is closed with a conflict.
         core.close(
@@ -28,6 +48,22 @@ export const sessionsModule: RouterModule = {
         }
       }
       await core.sessions.put(user, newSession(st.env.from, resource, edgeId, sessionId, st.env.ts));
+      return true;
+    });
+
+    core.on('session-state', async (st) => {
+      const existing = await core.sessions.get(st.from.bare, st.from.resource);
+      // Only the edge holding the session speaks for it.
+      if (existing === null || existing.sessionId !== st.env.sessionId || existing.edgeId !== st.env.edgeId)
+        return true;
+      const state = st.env.type;
+      if (state === 'detached') {
+        await core.sessions.put(st.from.bare, { ...existing, detached: true });
+      } else if (state === 'resumed') {
+        await core.sessions.put(st.from.bare, { ...existing, detached: false, inactive: false });
+      } else if (state === 'inactive' || state === 'active') {
+        await core.sessions.put(st.from.bare, { ...existing, inactive: state === 'inactive' });
+      }
       return true;
     });
 

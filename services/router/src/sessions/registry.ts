@@ -26,6 +26,13 @@ export interface SessionRecord {
   readonly directedTo: readonly string[];
   /** When the session bound, ms since the epoch. */
   readonly since: number;
+  /**
+   * The connection is gone and the session waits for a XEP-0198 resume: stanzas still queue for
+   * it on its edge, but a push (XEP-0357) is what reaches the device now. Absent means false.
+   */
+  readonly detached?: boolean;
+  /** The client said it is inactive (XEP-0352): its edge holds back what is not urgent. Absent means false. */
+  readonly inactive?: boolean;
 }
 
 /** XEP-0012: when the user's last session ended, and the status it left with. */

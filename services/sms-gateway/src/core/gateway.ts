@@ -9,6 +9,7 @@ import {
 } from '../providers/provider.js';
 import type { FailedJob, OutboundJob, OutboundQueue } from '../queue/queue.js';
 import { NumberTakenError, type Registration, type Registrations } from '../registrations/registrations.js';
+import type { RoomBridge } from '../rooms/bridge.js';
 import type { Incoming, Transport } from '../transports/transport.js';
 import { DEFAULT_KEYWORD_REPLIES, keywordOf, type KeywordReplies } from './keywords.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -54,6 +55,8 @@ export interface GatewayOptions {
   readonly keywordReplies?: KeywordReplies;
   /** The gateway's name in disco#info. */
   readonly name?: string;
+  /** SMS users in group chats (XEP-0045 through the gateway); without it texts are only 1:1. */
+  readonly rooms?: RoomBridge;
 }
 
 /** Characters per segment of a concatenated GSM-7 SMS (3GPP TS 23.040 §9.2.3.24.1 leaves 153 of 160). */
@@ -98,6 +101,7 @@ export class SmsGateway {
       return;
     }
     try {
+      if (this.options.rooms !== undefined && (await this.options.rooms.handleStanza(el, from, to))) return;
       if (el.name === 'message') await this.onMessage(el, from, to, incoming);
       else if (el.name === 'presence') await this.onPresence(el, from, to);
       else if (el.name === 'iq') await this.onIq(el, from, to);
@@ -150,6 +154,7 @@ export class SmsGateway {
       stanzaId: el.attrs['id'] ?? '',
       wantReceipt,
     };
+    await this.options.rooms?.noteConversation(number, sender.number);
     if (await this.options.queue.enqueue(job)) this.options.metrics?.queued.inc();
     else this.log.info({ jobId: job.id }, 'duplicate stanza; already queued');
   }
@@ -464,11 +469,20 @@ export class SmsGateway {
       );
       return;
     }
+    const rooms = this.options.rooms;
+    await rooms?.noteConversation(sms.from, sms.to);
+    // YES answers a pending room invitation before it counts as the START keyword.
+    if (rooms !== undefined && (await rooms.onYes(sms))) {
+      this.options.metrics?.inbound.inc({ kind: 'room' });
+      return;
+    }
     const keyword = keywordOf(sms.text);
     if (keyword !== null) {
       this.options.metrics?.inbound.inc({ kind: keyword });
       if (keyword !== 'help')
         await this.options.registrations.setOptOut(sms.from, sms.to, keyword === 'stop');
+      // An opted-out number leaves every room it is in.
+      if (keyword === 'stop') await rooms?.optOut(sms.from);
       this.log.info({ from: sms.from, to: sms.to, keyword }, 'SMS keyword honoured');
       await this.options.queue.enqueue({
         id: `keyword-${sms.providerMessageId}`,
@@ -485,6 +499,10 @@ export class SmsGateway {
         stanzaId: '',
         wantReceipt: false,
       });
+      return;
+    }
+    if (rooms !== undefined && (await rooms.onText(sms, owner))) {
+      this.options.metrics?.inbound.inc({ kind: 'room' });
       return;
     }
     this.options.metrics?.inbound.inc({ kind: 'chat' });

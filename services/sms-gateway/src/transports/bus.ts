@@ -32,14 +32,14 @@ const KINDS: ReadonlySet<string> = new Set(['message', 'presence', 'iq']);
 /**
  * The cluster transport: reads `svc:{domain}` in the service group and acks
  * a batch once every stanza of it was handled (jobs enqueued); writes the
- * gateway's stanzas to the recipient's route partition for inbound
- * processing, the way the edge's XEP-0114 listener does for components.
+ * gateway's stanzas to the recipient's route partition, from where the
+ * router delivers them to its users or forwards them to other components.
  */
 export function busTransport(options: BusTransportOptions): Transport {
   const { bus, logger } = options;
   let consumer: Consumer | undefined;
   return {
-    start(onStanza) {
+    start(onStanza, hooks) {
       consumer = bus.consume({
         streams: [Streams.service(options.domain)],
         group: Groups.service,
@@ -66,6 +66,8 @@ export function busTransport(options: BusTransportOptions): Transport {
         },
         onError: (error) => logger.warn({ err: error }, 'service stream consumer error'),
       });
+      // The bus keeps what is published while the router is away: online from the start.
+      hooks?.online?.();
       return Promise.resolve();
     },
     async send(el) {
@@ -84,7 +86,8 @@ export function busTransport(options: BusTransportOptions): Transport {
         stanzaId: el.attrs['id'] ?? '',
         xml: serialize(el),
         ts: Date.now(),
-        stage: 'in',
+        // No stage: the router routes a component's stanza itself (packages/protocol Envelope.stage),
+        // to inbound processing for its users or to another component's stream (a MUC room).
       };
       await bus.publish(
         Streams.route(partitionOf(bareJid(to), options.partitions)),

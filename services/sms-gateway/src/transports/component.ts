@@ -52,7 +52,7 @@ export function componentTransport(options: ComponentTransportOptions): Transpor
   }
 
   return {
-    async start(onStanza) {
+    async start(onStanza, hooks) {
       const entity = component({
         service: options.service,
         domain: options.domain,
@@ -72,6 +72,7 @@ export function componentTransport(options: ComponentTransportOptions): Transpor
         onlineWaiters = [];
         for (const resolve of waiters) resolve();
         void flush();
+        hooks?.online?.();
       });
       entity.on('stanza', (stanza) => {
         const el = fromLtx(stanza);

@@ -1,3 +1,3 @@
-export type { Incoming, Transport } from './transport.js';
+export type { Incoming, Transport, TransportHooks } from './transport.js';
 export { busTransport, type BusTransportOptions } from './bus.js';
 export { componentTransport, type ComponentTransportOptions } from './component.js';

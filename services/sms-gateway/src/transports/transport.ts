@@ -18,8 +18,16 @@ export interface Transport {
    * Starts delivering stanzas addressed to the gateway's domain. A stanza
    * counts as handled when `onStanza` resolves; a rejection means "deliver again" where the transport can.
    */
-  start(onStanza: (el: Element, incoming: Incoming) => Promise<void>): Promise<void>;
+  start(onStanza: (el: Element, incoming: Incoming) => Promise<void>, hooks?: TransportHooks): Promise<void>;
   /** Sends a stanza into the XMPP network; `from` must be set. */
   send(el: Element): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface TransportHooks {
+  /**
+   * The gateway can reach the XMPP network (again): once after start on the
+   * bus, after every (re)connect over XEP-0114. Rooms are rejoined here.
+   */
+  online?(): void;
 }

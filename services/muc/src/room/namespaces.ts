@@ -1,0 +1,22 @@
+/** Namespaces the MUC service speaks. */
+export const NS = {
+  CLIENT: 'jabber:client',
+  MUC: 'http://jabber.org/protocol/muc',
+  MUC_USER: 'http://jabber.org/protocol/muc#user',
+  MUC_ADMIN: 'http://jabber.org/protocol/muc#admin',
+  MUC_OWNER: 'http://jabber.org/protocol/muc#owner',
+  MUC_ROOMCONFIG: 'http://jabber.org/protocol/muc#roomconfig',
+  MUC_ROOMINFO: 'http://jabber.org/protocol/muc#roominfo',
+  DISCO_INFO: 'http://jabber.org/protocol/disco#info',
+  DISCO_ITEMS: 'http://jabber.org/protocol/disco#items',
+  DATA: 'jabber:x:data',
+  CONFERENCE: 'jabber:x:conference',
+  DELAY: 'urn:xmpp:delay',
+  SID: 'urn:xmpp:sid:0',
+  MAM: 'urn:xmpp:mam:2',
+  RSM: 'http://jabber.org/protocol/rsm',
+  FORWARD: 'urn:xmpp:forward:0',
+  PING: 'urn:xmpp:ping',
+  HINTS: 'urn:xmpp:hints',
+  STANZAS: 'urn:ietf:params:xml:ns:xmpp-stanzas',
+} as const;

@@ -1,0 +1,139 @@
+// XEP-0288 bidirectional server-to-server streams. In each case the answering server has no way to
+// reach the other one by itself (no static host, no DNS: its own connection attempt would fail), so
+// an answer that arrives proves it travelled back over the stream the other server opened.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { client, xml, type Client } from '@xmpp/client';
+import type { Element } from '@xmpp/xml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { build as buildSwitchboard, type Standalone } from '@switchboard/standalone';
+import { deriveCredentials } from '@switchboard/store';
+import { Inbox } from '../e2e/deployments.js';
+import { quietLogger } from '../sms/harness.js';
+import { CA, TLS_CERT, TLS_KEY, chatEnvelope, startS2sNode, type S2sNode } from './harness.js';
+import { freePort, startFederatingProsody, type FederatingProsody } from './prosody.js';
+
+describe('bidirectional streams between two Switchboard servers', () => {
+  let a: S2sNode;
+  let b: S2sNode;
+
+  beforeAll(async () => {
+    b = await startS2sNode('remote.example.net');
+    a = await startS2sNode('sb.example.com', {
+      staticHosts: { 'remote.example.net': `127.0.0.1:${b.ports.starttls}` },
+    });
+  });
+
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+  });
+
+  it('answers over the stream the other server opened', async () => {
+    await a.send(chatEnvelope('alice@sb.example.com/x', 'bob@remote.example.net', 'q1', 'question'));
+    await b.received.waitFor((e) => e.stanzaId === 'q1', 'the question at b', 15_000);
+    await b.send(chatEnvelope('bob@remote.example.net/y', 'alice@sb.example.com', 'r1', 'answer'));
+    const answer = await a.received.waitFor((e) => e.stanzaId === 'r1', 'the answer at a', 15_000);
+    expect(answer).toMatchObject({ from: 'bob@remote.example.net/y', to: 'alice@sb.example.com' });
+  });
+});
+
+async function login(
+  port: number,
+  domain: string,
+  username: string,
+  password: string,
+): Promise<{ xmpp: Client; inbox: Inbox }> {
+  const xmpp = client({ service: `xmpp://127.0.0.1:${port}`, domain, username, password, resource: 'test' });
+  xmpp.reconnect.stop();
+  const inbox = new Inbox();
+  xmpp.on('stanza', (s: Element) => inbox.push(s));
+  xmpp.on('error', () => undefined);
+  await xmpp.start();
+  await xmpp.send(xml('presence'));
+  return { xmpp, inbox };
+}
+
+const body = (text: string) => (s: Element) => s.is('message') && s.getChildText('body') === text;
+
+/**
+ * Switchboard and a Prosody with mod_s2s_bidi. `opener` is the server that connects; the other one
+ * is mapped to a port where nobody listens, so it can only answer over the opener's stream.
+ */
+function withProsody(opener: 'prosody' | 'switchboard', SB: string, PR: string): void {
+  const logs: string[] = [];
+  let dir: string;
+  let sb: Standalone;
+  let prosody: FederatingProsody;
+  let alice: { xmpp: Client; inbox: Inbox };
+  let bob: { xmpp: Client; inbox: Inbox };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'switchboard-bidi-'));
+    const [nobody, prosodyS2sPort] = [await freePort(), await freePort()];
+    sb = buildSwitchboard(
+      {
+        dataDir: dir,
+        domains: [SB],
+        edge: {
+          host: '127.0.0.1',
+          ports: { starttls: 0, directTls: 0, http: 0 },
+          tls: { keyFile: TLS_KEY, certFile: TLS_CERT },
+          sasl: { fakeSaltSecret: 's2s-bidi-fake-salt-secret' },
+        },
+        s2s: {
+          enabled: true,
+          host: '127.0.0.1',
+          ports: { starttls: 0, directTls: null },
+          staticHosts: { [PR]: `127.0.0.1:${opener === 'prosody' ? nobody : prosodyS2sPort}` },
+          dns: false,
+          connectTimeoutMs: 10_000,
+          connectAttempts: 1,
+        },
+      },
+      { logger: quietLogger('s2s-bidi', logs) },
+    );
+    const ports = await sb.start();
+    await sb.store.accounts.create(`alice@${SB}`, await deriveCredentials('alice-pw'));
+    prosody = await startFederatingProsody({
+      domain: PR,
+      users: { bob: 'bob-pw' },
+      peers: { [SB]: opener === 'prosody' ? sb.s2sPorts()!.starttls : nobody },
+      keyFile: TLS_KEY,
+      certFile: TLS_CERT,
+      caFile: CA,
+      s2sPort: prosodyS2sPort,
+      extraModules: ['s2s_bidi'],
+    });
+    alice = await login(ports.tcpPort, SB, 'alice', 'alice-pw');
+    bob = await login(prosody.c2sPort, PR, 'bob', 'bob-pw');
+  });
+
+  afterAll(async () => {
+    await alice?.xmpp.stop().catch(() => undefined);
+    await bob?.xmpp.stop().catch(() => undefined);
+    await prosody?.stop();
+    await sb?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it(`answers over the stream ${opener === 'prosody' ? 'Prosody' : 'Switchboard'} opened`, async () => {
+    const [first, second] = opener === 'prosody' ? [bob, alice] : [alice, bob];
+    const [firstTo, secondTo] =
+      opener === 'prosody' ? [`alice@${SB}`, `bob@${PR}`] : [`bob@${PR}`, `alice@${SB}`];
+    try {
+      await first.xmpp.send(xml('message', { to: firstTo, type: 'chat' }, xml('body', {}, 'opening')));
+      await second.inbox.next(body('opening'), 'the first message', 15_000);
+      await second.xmpp.send(xml('message', { to: secondTo, type: 'chat' }, xml('body', {}, 'answer')));
+      await first.inbox.next(body('answer'), 'the answer over the same stream', 15_000);
+    } catch (error) {
+      throw new Error(`${String(error)}\n${prosody.diagnostics()}\nswitchboard:\n${logs.join('')}`);
+    }
+  });
+}
+
+describe('bidirectional streams opened by Prosody', () =>
+  withProsody('prosody', 'bidi.example.com', 'prbidi.example.net'));
+describe('bidirectional streams opened by Switchboard', () =>
+  withProsody('switchboard', 'bidi2.example.com', 'prbidi2.example.net'));
