@@ -179,6 +179,8 @@ export function switchboardCluster(routers = 1): PeerSpec {
               redisUrl,
               logLevel: 'warn',
               ops: { port: opsPort, host: '127.0.0.1' },
+              // Like the other servers here (no mod_mam): the message archive off.
+              mam: { defaultMode: 'never' },
             },
             null,
             2,
@@ -257,6 +259,7 @@ export function switchboardCluster(routers = 1): PeerSpec {
         notes:
           `cluster mode (Redis Streams bus and Redis store, ${DEFAULT_PARTITIONS} partitions, AOF appendfsync everysec), ` +
           `CPU counts all ${children.length} processes (edge, router${routers === 1 ? '' : 's'}, redis-server), ` +
+          `message archive off (as ejabberd and Prosody run without mod_mam), ` +
           `SCRAM ${SCRAM_ITERATIONS} iterations, STARTTLS required, per-connection rate limits and per-IP ` +
           'connection cap raised, log level warn' +
           (options.cpu === undefined ? '' : `; every process of the cluster on CPU ${options.cpu}`),

@@ -78,6 +78,8 @@ export const switchboard: PeerSpec = {
             },
           },
           ops: { port: opsPort, host: '127.0.0.1' },
+          // Like the other servers here (no mod_mam): the message archive off.
+          router: { mam: { defaultMode: 'never' } },
         },
         null,
         2,
@@ -115,7 +117,8 @@ export const switchboard: PeerSpec = {
       pids: [child.pid!],
       notes:
         `embedded mode (in-process bus, SQLite), SCRAM ${SCRAM_ITERATIONS} iterations, STARTTLS required, ` +
-        'per-connection rate limits and per-IP connection cap raised, log level warn',
+        'per-connection rate limits and per-IP connection cap raised, message archive off (as ejabberd and ' +
+        'Prosody run without mod_mam), log level warn',
       async stop() {
         await stopTree(child, 15_000);
         removeDir(dir);
