@@ -3,10 +3,11 @@
 // peer whose certificate does not name its domain while dialback is switched off. Plus the
 // inbound direct TLS listener (XEP-0368).
 import { readFile } from 'node:fs/promises';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Envelope } from '@switchboard/protocol';
+import { Inbox } from '@switchboard/testkit';
 import { parseElement, xml } from '@switchboard/xml';
 import { negotiate } from '../../services/s2s/src/outbound.js';
 import {
@@ -166,6 +167,48 @@ describe('s2s outbound failures', () => {
         signal: AbortSignal.timeout(10_000),
       }),
     ).rejects.toThrow(/refused our dialback key \(error\)/);
+  });
+});
+
+describe('s2s idle streams', () => {
+  let remote: S2sNode;
+  let local: S2sNode;
+  let proxy: Server;
+  const opened = new Inbox<Socket>();
+  const closed = new Inbox<Socket>();
+
+  beforeAll(async () => {
+    remote = await startS2sNode('idle.example.net');
+    // A TCP relay in front of the remote, to see our connections open and close.
+    proxy = createServer((socket) => {
+      const upstream = connect(remote.ports.starttls, '127.0.0.1');
+      socket.pipe(upstream).pipe(socket);
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+      socket.on('close', () => closed.push(socket));
+      opened.push(socket);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    local = await startS2sNode(SB, {
+      idleTimeoutMs: 300,
+      staticHosts: { 'idle.example.net': `127.0.0.1:${(proxy.address() as AddressInfo).port}` },
+    });
+  });
+
+  afterAll(async () => {
+    await local?.close();
+    await remote?.close();
+    await new Promise<void>((resolve) => proxy?.close(() => resolve()));
+  });
+
+  it('closes an outbound stream left idle, and opens a new one for the next stanza', async () => {
+    await local.send(chatEnvelope(`alice@${SB}/a`, 'bob@idle.example.net', 'i1', 'first'));
+    await remote.received.waitFor((e) => e.stanzaId === 'i1', 'the first message', 10_000);
+    const first = await opened.waitFor(() => true, 'the first connection', 10_000);
+    await closed.waitFor((s) => s === first, 'the idle stream closed', 10_000);
+    await local.send(chatEnvelope(`alice@${SB}/a`, 'bob@idle.example.net', 'i2', 'second'));
+    await remote.received.waitFor((e) => e.stanzaId === 'i2', 'the second message', 10_000);
+    expect(opened.items).toHaveLength(2);
   });
 });
 

@@ -356,8 +356,9 @@ export function build(config: S2sConfig, deps: S2sDeps): S2s {
           stream.onElement((el) => {
             if (!el.is('verify', NS_DIALBACK) || el.attrs['id'] !== streamId) return;
             clearTimeout(timer);
-            stream.conn.close();
+            // Settled first: closing reports the close, which must not turn the answer into an error.
             resolve(el.attrs['type'] === 'valid');
+            stream.conn.close();
           });
           stream.onClosed(() => {
             clearTimeout(timer);

@@ -75,11 +75,6 @@ export class OutboundLink {
     if (!this.connecting) void this.connect();
   }
 
-  /** Stanzas queued, not yet written or bounced. */
-  get queued(): number {
-    return this.queue.length;
-  }
-
   private write(stream: NegotiatedStream, item: OutboundItem): void {
     stream.conn.send(item.xml, (error) => {
       if (error === undefined || error === null) {

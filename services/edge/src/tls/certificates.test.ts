@@ -20,6 +20,8 @@ describe('loadTlsMaterial', () => {
     expect(cert.checkHost('localhost')).toBe('localhost');
     expect(cert.checkHost('conference.example.com')).toBe('*.example.com');
     expect(cert.checkHost('example.org')).toBeUndefined();
+    // No wildcard right under a single label: our services' own subdomains are named outright.
+    expect(cert.checkHost('upload.localhost')).toBe('upload.localhost');
     const again = await loadTlsMaterial({ dataDir: dir, domains: ['localhost'] });
     expect(again.source).toBe('cached');
     expect(again.cert).toBe(first.cert);

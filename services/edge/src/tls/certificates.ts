@@ -54,7 +54,7 @@ export async function loadTlsMaterial(options: CertificateOptions): Promise<TlsM
 export async function generateDevelopmentCertificate(
   domains: readonly string[],
 ): Promise<{ key: string; cert: string }> {
-  const names = [...new Set(domains.flatMap((d) => [d, `*.${d}`]))];
+  const names = [...new Set(domains.flatMap(namesFor))];
   const notBefore = new Date(Date.now() - 60_000);
   const notAfter = new Date(notBefore.getTime() + 825 * 24 * 3600 * 1000);
   const pems = await generate([{ name: 'commonName', value: domains[0] ?? 'localhost' }], {
@@ -79,11 +79,22 @@ export async function generateDevelopmentCertificate(
   return { key: pems.private, cert: pems.cert };
 }
 
+/**
+ * Our own services' default subdomains by name: a wildcard does not cover `upload.localhost`
+ * (clients refuse wildcards right under a single-label name), and the upload service's HTTPS
+ * port presents this certificate.
+ */
+const SERVICE_LABELS = ['upload', 'conference', 'sms', 'irc'];
+
+function namesFor(domain: string): string[] {
+  return [domain, `*.${domain}`, ...SERVICE_LABELS.map((label) => `${label}.${domain}`)];
+}
+
 function coversDomains(certPem: string, domains: readonly string[]): boolean {
   try {
     const cert = new X509Certificate(certPem);
     if (new Date(cert.validTo).getTime() < Date.now() + 7 * 24 * 3600 * 1000) return false;
-    return domains.every((d) => cert.checkHost(d) !== undefined);
+    return domains.flatMap(namesFor).every((d) => d.startsWith('*.') || cert.checkHost(d) !== undefined);
   } catch {
     return false;
   }
