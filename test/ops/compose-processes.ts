@@ -74,6 +74,18 @@ const LOCAL: Record<
       SWITCHBOARD_OPS__PORT: String(ops),
     }),
   },
+  upload: {
+    main: 'services/upload/dist/main.js',
+    ready: 'upload service ready',
+    local: async (ops) => ({
+      SWITCHBOARD_HTTP__HOST: '127.0.0.1',
+      SWITCHBOARD_HTTP__PORT: String(await freePort()),
+      SWITCHBOARD_HTTP__KEY_FILE: TLS_KEY,
+      SWITCHBOARD_HTTP__CERT_FILE: TLS_CERT,
+      SWITCHBOARD_OPS__HOST: '127.0.0.1',
+      SWITCHBOARD_OPS__PORT: String(ops),
+    }),
+  },
 };
 
 /** The Node services of the compose file this module knows how to run (`router` covers router-N). */

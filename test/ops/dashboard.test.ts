@@ -136,6 +136,7 @@ describe('Grafana dashboard and Prometheus configuration (deploy/)', () => {
       start('muc', 'muc'),
       start('irc-gateway', 'irc-gateway'),
       start('s2s', 's2s'),
+      start('upload', 'upload'),
     ]);
   }, 180_000);
 
