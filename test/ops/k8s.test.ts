@@ -1,12 +1,15 @@
-// deploy/k8s rendered by kustomize (`kubectl kustomize`, no cluster needed) and checked against the
-// rules rolling updates and drains depend on. No Kubernetes schema validator (helm, kubeconform) is
-// installable here: the manifests are checked by these assertions, and every Deployment's
-// environment is loaded through its service's config schema.
+// deploy/k8s rendered by kustomize (`kubectl kustomize`, no cluster needed), every object validated
+// against the Kubernetes OpenAPI schemas (kubernetes-models: Kubernetes v1.36, compiled to ajv
+// validators, offline — helm and kubeconform cannot be installed here; like kubeconform without
+// -strict, fields the schemas don't define are not rejected), then checked against the
+// rules rolling updates and drains depend on; every Deployment's environment is loaded through its
+// service's config schema.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
+import * as kubernetesModels from 'kubernetes-models';
 import { loadConfig, z } from '@switchboard/kit';
 import { edgeConfigSchema } from '../../services/edge/src/config.js';
 import { ircGatewayConfigSchema } from '../../services/irc-gateway/src/config.js';
@@ -15,6 +18,7 @@ import { adminConfigSchema } from '../../services/router/src/admin/index.js';
 import { clusterConfigSchema } from '../../services/router/src/cluster/config.js';
 import { s2sProcessConfigSchema } from '../../services/s2s/src/config.js';
 import { smsGatewayConfigSchema } from '../../services/sms-gateway/src/config.js';
+import { uploadConfigSchema } from '../../services/upload/src/config.js';
 import { ROOT } from '../cluster/haproxy.js';
 
 const pexec = promisify(execFile);
@@ -39,6 +43,7 @@ interface Container {
   securityContext?: { allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean };
 }
 interface Manifest {
+  apiVersion: string;
   kind: string;
   metadata: { name: string; namespace?: string };
   spec: Record<string, unknown>;
@@ -67,7 +72,50 @@ const SCHEMAS: Record<string, z.ZodType> = {
   muc: mucConfigSchema,
   'irc-gateway': ircGatewayConfigSchema,
   s2s: s2sProcessConfigSchema,
+  upload: uploadConfigSchema,
 };
+
+/** A kubernetes-models class: `new Kind(object).validate()` throws a ValidationError listing every violation. */
+interface ModelClass {
+  readonly apiVersion: string;
+  readonly kind: string;
+  new (data: object): { validate(): void };
+}
+
+function isModelClass(value: unknown): value is ModelClass {
+  return (
+    typeof value === 'function' &&
+    typeof (value as Partial<ModelClass>).apiVersion === 'string' &&
+    typeof (value as Partial<ModelClass>).kind === 'string'
+  );
+}
+
+/** Every built-in kind the schemas know, by `apiVersion kind` (namespaces nest group → version → Kind). */
+function modelRegistry(): Map<string, ModelClass> {
+  const registry = new Map<string, ModelClass>();
+  const visit = (namespace: object): void => {
+    for (const value of Object.values(namespace)) {
+      if (isModelClass(value)) registry.set(`${value.apiVersion} ${value.kind}`, value);
+      else if (typeof value === 'object' && value !== null) visit(value as object);
+    }
+  };
+  visit(kubernetesModels);
+  return registry;
+}
+
+const MODELS = modelRegistry();
+
+/** Schema violations of one rendered object; an apiVersion/kind the schemas don't know is one too. */
+function schemaErrors(object: { apiVersion?: unknown; kind?: unknown }): string | undefined {
+  const model = MODELS.get(`${String(object.apiVersion)} ${String(object.kind)}`);
+  if (model === undefined) return `unknown kind ${String(object.apiVersion)} ${String(object.kind)}`;
+  try {
+    new model(object).validate();
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
 
 describe('Kubernetes manifests (deploy/k8s, kustomize)', () => {
   let manifests: Manifest[];
@@ -78,6 +126,53 @@ describe('Kubernetes manifests (deploy/k8s, kustomize)', () => {
   beforeAll(async () => {
     const { stdout } = await pexec('kubectl', ['kustomize', join(ROOT, 'deploy/k8s')]);
     manifests = parseAllDocuments(stdout).map((d) => d.toJSON() as Manifest);
+  });
+
+  it('validates every rendered object against the Kubernetes schemas of its apiVersion and kind', () => {
+    expect(MODELS.get('apps/v1 Deployment')).toBeDefined();
+    expect(manifests.length).toBeGreaterThan(20);
+    for (const m of manifests) expect(schemaErrors(m), `${m.kind}/${m.metadata.name}`).toBeUndefined();
+    // Every kind we render, so a new one is validated too rather than slipping through.
+    expect([...new Set(manifests.map((m) => `${m.apiVersion} ${m.kind}`))].sort()).toEqual([
+      'apps/v1 Deployment',
+      'autoscaling/v2 HorizontalPodAutoscaler',
+      'policy/v1 PodDisruptionBudget',
+      'v1 ConfigMap',
+      'v1 Namespace',
+      'v1 PersistentVolumeClaim',
+      'v1 Secret',
+      'v1 Service',
+    ]);
+  });
+
+  it('rejects broken copies of rendered objects, and kinds the schemas do not know', () => {
+    const deployment = of('Deployment').find((d) => d.metadata.name === 'edge')!;
+    const broken = (mutate: (d: DeploymentSpec & { replicas?: unknown }) => void): Manifest => {
+      const copy = structuredClone(deployment);
+      mutate(copy.spec as unknown as DeploymentSpec);
+      return copy;
+    };
+    expect(schemaErrors(deployment)).toBeUndefined();
+    expect(schemaErrors(broken((s) => (s.replicas = 'two')))).toMatch(/spec\/replicas must be integer/);
+    expect(schemaErrors(broken((s) => delete (s as Partial<DeploymentSpec>).selector))).toMatch(
+      /spec must have required property selector/,
+    );
+    expect(
+      schemaErrors(
+        broken((s) => (s.template.spec.containers[0]!.ports[0]!.containerPort = 'xmpp' as unknown as number)),
+      ),
+    ).toMatch(/containers\/0\/ports\/0\/containerPort must be integer/);
+    const hpa = structuredClone(of('HorizontalPodAutoscaler')[0]!);
+    delete hpa.spec['maxReplicas'];
+    expect(schemaErrors(hpa)).toMatch(/spec must have required property maxReplicas/);
+    const pdb = structuredClone(of('PodDisruptionBudget')[0]!);
+    pdb.spec['selector'] = 'app=edge';
+    expect(schemaErrors(pdb)).toMatch(/spec\/selector must be object/);
+    // A misspelt apiVersion or kind fails rather than going unvalidated.
+    expect(schemaErrors({ ...deployment, apiVersion: 'apps/v1beta3' })).toBe(
+      'unknown kind apps/v1beta3 Deployment',
+    );
+    expect(schemaErrors({ ...deployment, kind: 'Deploymnet' })).toBe('unknown kind apps/v1 Deploymnet');
   });
 
   it('has a Deployment for every service, all in the switchboard namespace', () => {
@@ -141,6 +236,45 @@ describe('Kubernetes manifests (deploy/k8s, kustomize)', () => {
     const edge = of('Service').find((s) => s.metadata.name === 'edge');
     expect(edge?.spec['type']).toBe('LoadBalancer');
     expect((edge?.spec['ports'] as { port: number }[]).map((p) => p.port)).toEqual([5222, 5223, 5280]);
+  });
+
+  it('serves HTTP File Upload on 5281 from shared storage, with its slot secret from the Secret', () => {
+    const configMap = of('ConfigMap').find((m) => m.metadata.name === 'switchboard')?.data ?? {};
+    const uploadDomain = configMap['upload-domain'];
+    expect(uploadDomain).toBe(`upload.${configMap['domains']}`);
+    // The routers hand `upload.<domain>` stanzas to the component (XEP-0363 slot requests).
+    expect(configMap['components']?.split(',')).toContain(uploadDomain);
+    expect(configMap['upload-public-url']).toBe(`https://${uploadDomain}:5281`);
+
+    const service = of('Service').find((s) => s.metadata.name === 'upload');
+    expect(service?.spec['type']).toBe('LoadBalancer');
+    expect(service?.spec['ports']).toEqual([
+      { name: 'https', port: 5281, targetPort: 5281, protocol: 'TCP' },
+    ]);
+
+    const [, spec] = deployments().find(([n]) => n === 'upload')!;
+    const pod = spec.template.spec as DeploymentSpec['template']['spec'] & {
+      volumes: { name: string; persistentVolumeClaim?: { claimName: string } }[];
+    };
+    const container = pod.containers[0]!;
+    const env = new Map(container.env.map((e) => [e.name, e]));
+    expect(env.get('SWITCHBOARD_SECRET')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'switchboard',
+      key: 'upload-secret',
+    });
+    expect(env.get('SWITCHBOARD_HTTP__PORT')?.value).toBe('5281');
+    expect(env.get('SWITCHBOARD_OPS__PORT')?.value).toBe('9280');
+    expect(container.ports.find((p) => p.name === 'https')?.containerPort).toBe(5281);
+    // Two replicas serve each other's files: dataDir is on one ReadWriteMany claim.
+    expect((spec as unknown as { replicas: number }).replicas).toBe(2);
+    const dataDir = env.get('SWITCHBOARD_DATA_DIR')?.value;
+    const mounts = (container as Container & { volumeMounts: { name: string; mountPath: string }[] })
+      .volumeMounts;
+    const dataVolume = pod.volumes.find((v) => v.name === mounts.find((m) => m.mountPath === dataDir)?.name);
+    const claim = of('PersistentVolumeClaim').find(
+      (c) => c.metadata.name === dataVolume?.persistentVolumeClaim?.claimName,
+    );
+    expect(claim?.spec['accessModes']).toEqual(['ReadWriteMany']);
   });
 
   it('reads Redis by URL and the admin token from the Secret', () => {
