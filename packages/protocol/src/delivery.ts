@@ -1,4 +1,5 @@
 import { EnvelopeError } from './envelope.js';
+import { RecentEncodings } from './recent-encodings.js';
 
 /**
  * What the router writes to `deliver:{edgeId}`: a stanza for one session on
@@ -48,11 +49,18 @@ export interface MovedDelivery {
   readonly ts: number;
 }
 
+const recent = new RecentEncodings<Delivery>(16_384);
+
 export function encodeDelivery(delivery: Delivery): string {
-  return JSON.stringify(delivery);
+  const text = JSON.stringify(delivery);
+  recent.remember(text, delivery);
+  return text;
 }
 
 export function decodeDelivery(raw: string): Delivery {
+  // Encoded by this process from a typed, immutable delivery: already valid.
+  const known = recent.take(raw);
+  if (known !== undefined) return known;
   let value: unknown;
   try {
     value = JSON.parse(raw);

@@ -1,0 +1,26 @@
+/**
+ * Values encoded in this process, keyed by their encoding. The in-process bus hands the very
+ * string a publisher encoded to the consumer, so decoding it again can return the value instead
+ * of parsing and re-validating JSON (embedded mode's hot path: ARCHITECTURE.md, "Performance
+ * budget"). Strings read from Redis are new strings: they miss and are parsed as usual.
+ *
+ * Each entry is taken at most once (a second decode of the same text parses it), and the map is
+ * cleared when it reaches `limit`, so a consumer that lags or a bus that never hands the string
+ * back (Redis) costs a bounded amount of memory.
+ */
+export class RecentEncodings<T> {
+  readonly #values = new Map<string, T>();
+
+  constructor(private readonly limit: number) {}
+
+  remember(text: string, value: T): void {
+    if (this.#values.size >= this.limit) this.#values.clear();
+    this.#values.set(text, value);
+  }
+
+  take(text: string): T | undefined {
+    const value = this.#values.get(text);
+    if (value !== undefined) this.#values.delete(text);
+    return value;
+  }
+}
