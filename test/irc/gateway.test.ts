@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { xml } from '@xmpp/client';
+import type { Element } from '@xmpp/xml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { IrcGatewayApp } from '../../services/irc-gateway/src/app.js';
 import type { Memberships } from '../../services/irc-gateway/src/persistence/memberships.js';
@@ -53,6 +54,7 @@ describe('IRC gateway against ngircd, through embedded Switchboard', () => {
   let juliet: User;
   let nurse: User;
   let romeo: IrcPeer;
+  let benvolio: IrcPeer;
   let unreachablePort: number;
 
   const start = async (): Promise<IrcGatewayApp> =>
@@ -75,10 +77,12 @@ describe('IRC gateway against ngircd, through embedded Switchboard', () => {
     gateway = await start();
     await switchboard.createAccount('juliet', 'juliet-pass');
     await switchboard.createAccount('nurse', 'nurse-pass');
-    [juliet, nurse, romeo] = await Promise.all([
+    [juliet, nurse, romeo, benvolio] = await Promise.all([
       login(switchboard.tcpPort, 'juliet', 'juliet-pass'),
       login(switchboard.tcpPort, 'nurse', 'nurse-pass'),
       IrcPeer.connect(ngircd.port, 'romeo'),
+      // Never in #test: someone to invite and to ban.
+      IrcPeer.connect(ngircd.port, 'benvolio'),
     ]);
     // Romeo creates the channel and so is its operator.
     romeo.raw('JOIN #test');
@@ -86,7 +90,7 @@ describe('IRC gateway against ngircd, through embedded Switchboard', () => {
   }, 60_000);
 
   afterAll(async () => {
-    await romeo?.quit();
+    await Promise.all([romeo?.quit(), benvolio?.quit()]);
     await Promise.all([juliet?.stop(), nurse?.stop()]);
     await gateway?.stop();
     await switchboard?.stop();
@@ -129,10 +133,21 @@ describe('IRC gateway against ngircd, through embedded Switchboard', () => {
     expect(reflected.getChildText('body')).toBe('Hello Romeo');
   });
 
-  it('delivers channel messages as groupchat from the speaker, formatting stripped', async () => {
-    romeo.raw('PRIVMSG #test :\x02But soft\x02, what \x0304light\x03?');
+  it('delivers channel messages as groupchat from the speaker, formatting as XEP-0393 styling', async () => {
+    romeo.raw('PRIVMSG #test :\x02But soft\x02, what \x0304light\x03 \x1dthrough yonder\x1d?');
     const message = await juliet.inbox.next(isGroupchatFrom(occupant('romeo')), 'romeo’s message');
-    expect(message.getChildText('body')).toBe('But soft, what light?');
+    expect(message.getChildText('body')).toBe('*But soft*, what light _through yonder_?');
+    // And back, where the styling is unambiguous; snake_case stays as it is.
+    await juliet.send(
+      xml(
+        'message',
+        { to: ROOM, type: 'groupchat' },
+        xml('body', {}, '*It is* the ~west~ `east`\nsnake_case'),
+      ),
+    );
+    const styled = await romeo.next('privmsg', (e) => e.nick === 'juliet' && e.message.startsWith('\x02'));
+    expect(styled.message).toBe('\x02It is\x02 the \x1ewest\x1e \x11east\x11');
+    expect((await romeo.next('privmsg', (e) => e.nick === 'juliet')).message).toBe('snake_case');
   });
 
   it('maps /me to CTCP ACTION and back', async () => {
@@ -274,6 +289,137 @@ describe('IRC gateway against ngircd, through embedded Switchboard', () => {
     await romeo.next('join', (e) => e.nick === 'jules');
   });
 
+  it('maps away ↔ show, invitations both ways (XEP-0045 §7.8.2, XEP-0249) and bans ↔ outcast (§9.1, §9.3)', async () => {
+    // IRC side, all at once (ngircd spaces out one client's commands).
+    romeo.raw('AWAY :gone to lunch');
+    romeo.raw('JOIN #balcony');
+    romeo.raw('INVITE jules #balcony');
+    romeo.raw('MODE #test +b mallory!*@*');
+    romeo.raw('MODE #test +o jules');
+
+    // XMPP presence away → IRC AWAY with the status; romeo's message to jules is answered with RPL_AWAY.
+    await juliet.send(
+      xml('presence', { to: occupant('jules') }, xml('show', {}, 'away'), xml('status', {}, 'at the window')),
+    );
+    // XEP-0045 §7.7: the change is reflected to the user as their occupant's presence.
+    const reflected = await juliet.inbox.next(
+      (s) => isPresenceFrom(occupant('jules'))(s) && s.getChildText('show') === 'away',
+      'jules away, reflected',
+    );
+    expect(reflected.getChildText('status')).toBe('at the window');
+    expect(statusCodes(reflected)).toContain('110');
+    await juliet.send(
+      xml('message', { to: occupant('romeo'), type: 'chat' }, xml('body', {}, 'still there?')),
+    );
+
+    // IRC INVITE → a XEP-0249 direct invitation from the inviter.
+    const invitation = await juliet.inbox.next(
+      (s) => s.is('message') && s.getChild('x', 'jabber:x:conference') !== undefined,
+      'the invitation',
+      20_000,
+    );
+    expect(invitation.attrs['from']).toBe(`romeo%127.0.0.1@${IRC_DOMAIN}`);
+    expect(invitation.getChild('x', 'jabber:x:conference')?.attrs['jid']).toBe(
+      `#balcony%127.0.0.1@${IRC_DOMAIN}`,
+    );
+
+    // The away IRC user is an occupant with show away, learnt from RPL_AWAY on the private message.
+    const romeoAway = await juliet.inbox.next(
+      (s) => isPresenceFrom(occupant('romeo'))(s) && s.getChildText('show') === 'away',
+      'romeo away',
+      20_000,
+    );
+    expect(romeoAway.getChildText('status')).toBe('gone to lunch');
+
+    // A ban on IRC is told in the room.
+    const banned = await juliet.inbox.next(
+      (s) =>
+        s.is('message') && s.attrs['from'] === ROOM && /\+b mallory!\*@\*/.test(s.getChildText('body') ?? ''),
+      'the ban',
+      20_000,
+    );
+    expect(banned.getChildText('body')).toContain('romeo');
+
+    romeo.raw('PRIVMSG jules :are you there?');
+    expect(await romeo.next('away', (e) => e.nick === 'jules', 20_000)).toMatchObject({
+      message: 'at the window',
+    });
+
+    // Mediated invitations: an IRC user gets an INVITE, an XMPP user the invitation from the room.
+    await juliet.send(
+      xml(
+        'message',
+        { to: ROOM },
+        xml(
+          'x',
+          { xmlns: NS_MUC_USER },
+          xml('invite', { to: `benvolio%127.0.0.1@${IRC_DOMAIN}` }),
+          xml('invite', { to: nurse.bare }, xml('reason', {}, 'come up')),
+        ),
+      ),
+    );
+    expect(await benvolio.next('invite', (e) => e.nick === 'jules', 20_000)).toMatchObject({
+      channel: '#test',
+    });
+    const mediated = await nurse.inbox.next(
+      (s) => s.is('message') && s.attrs['from'] === ROOM,
+      'the mediated invitation',
+    );
+    const invite = mediated.getChild('x', NS_MUC_USER)?.getChild('invite');
+    expect(invite?.attrs['from']).toBe(juliet.bare);
+    expect(invite?.getChildText('reason')).toBe('come up');
+
+    // Available again → AWAY unset; jules' next line comes after it on the same connection.
+    await juliet.send(xml('presence', { to: occupant('jules') }));
+    await juliet.send(xml('message', { to: ROOM, type: 'groupchat' }, xml('body', {}, 'back')));
+    await romeo.next('privmsg', (e) => e.nick === 'jules' && e.message === 'back', 20_000);
+    romeo.raw('WHOIS jules');
+    const whois = await romeo.next('whois', (e) => e.nick === 'jules', 20_000);
+    expect(whois.away).toBeUndefined();
+
+    // As a moderator, jules bans benvolio through muc#admin and reads the ban list.
+    await juliet.inbox.next(
+      (s) => isPresenceFrom(occupant('jules'))(s) && item(s).role === 'moderator',
+      'jules an operator',
+      20_000,
+    );
+    const NS_MUC_ADMIN = 'http://jabber.org/protocol/muc#admin';
+    await juliet.iq(
+      xml(
+        'iq',
+        { type: 'set', to: ROOM },
+        xml(
+          'query',
+          { xmlns: NS_MUC_ADMIN },
+          xml('item', { affiliation: 'outcast', jid: `benvolio%127.0.0.1@${IRC_DOMAIN}` }),
+        ),
+      ),
+    );
+    const mode = await romeo.next(
+      'mode',
+      (e) => e.modes.some((m) => m.mode === '+b' && m.param === 'benvolio!*@*'),
+      20_000,
+    );
+    expect(mode.nick).toBe('jules');
+    const list = await juliet.iq(
+      xml(
+        'iq',
+        { type: 'get', to: ROOM },
+        xml('query', { xmlns: NS_MUC_ADMIN }, xml('item', { affiliation: 'outcast' })),
+      ),
+    );
+    const outcasts = list
+      .getChild('query', NS_MUC_ADMIN)
+      ?.getChildren('item')
+      .map((i) => i.attrs);
+    expect(outcasts).toEqual(
+      expect.arrayContaining([
+        { affiliation: 'outcast', jid: `benvolio%127.0.0.1@${IRC_DOMAIN}` },
+        { affiliation: 'outcast', jid: `mallory%127.0.0.1@${IRC_DOMAIN}` },
+      ]),
+    );
+  });
+
   it('rejects channel names IRC cannot carry with jid-malformed', async () => {
     await juliet.send(joinPresence(`#bad,name%127.0.0.1@${IRC_DOMAIN}/jules`, 'bad-1'));
     const error = await juliet.inbox.next((s) => s.is('presence') && s.attrs['id'] === 'bad-1', 'the error');
@@ -374,12 +520,15 @@ describe('IRC gateway against ngircd, through embedded Switchboard', () => {
   });
 
   it('rejoins after a gateway restart and tells the user', async () => {
+    // Only what comes after the restart counts (earlier self-presences may still be unread).
+    const mark = juliet.inbox.history.length;
+    const afterRestart = (s: Element): boolean => juliet.inbox.history.indexOf(s) >= mark;
     await gateway.stop();
     await romeo.next('quit', (e) => e.nick === 'jules');
     gateway = await start();
     await romeo.next('join', (e) => e.nick === 'jules', 20_000);
     const self = await juliet.inbox.next(
-      (s) => isPresenceFrom(occupant('jules'))(s) && statusCodes(s).includes('110'),
+      (s) => afterRestart(s) && isPresenceFrom(occupant('jules'))(s) && statusCodes(s).includes('110'),
       'self-presence after the restart',
       20_000,
     );
@@ -389,6 +538,14 @@ describe('IRC gateway against ngircd, through embedded Switchboard', () => {
       'the explanation',
     );
     expect(notice.getChildText('body')).toContain('#test');
+    // Romeo is still away: NAMES does not say so, the WHO after the join does (flag G).
+    const away = await juliet.inbox.next(
+      (s) => afterRestart(s) && isPresenceFrom(occupant('romeo'))(s) && s.getChildText('show') === 'away',
+      'romeo away from WHO',
+      20_000,
+    );
+    expect(item(away).role).toBe('moderator');
+    romeo.raw('AWAY');
     // Still working both ways.
     romeo.raw('PRIVMSG #test :welcome back');
     expect(

@@ -21,8 +21,21 @@ export const ircGatewaySettingsSchema = z.object({
   /** Port and TLS for IRC servers without an entry in `servers`. */
   defaultPort: port.default(6697),
   defaultTls: z.boolean().default(true),
-  /** Per IRC server host: `{ port, tls }`. */
-  servers: z.record(z.string(), z.object({ port: port.optional(), tls: z.boolean().optional() })).default({}),
+  /**
+   * Per IRC server host: `{ port, tls, clientCertificate }`. With a client certificate (PEM files) the
+   * gateway presents it over TLS and logs in with SASL EXTERNAL (IRCv3 sasl-3.1, CertFP), unless
+   * the user set SASL PLAIN credentials for the server.
+   */
+  servers: z
+    .record(
+      z.string(),
+      z.object({
+        port: port.optional(),
+        tls: z.boolean().optional(),
+        clientCertificate: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+      }),
+    )
+    .default({}),
   /** IRC servers whose TLS certificate is not verified. Everything else is verified against the CA store. */
   insecureServers: z.array(z.string()).default([]),
   /** Only these IRC servers may be reached; any when absent. */
@@ -101,6 +114,7 @@ export function toIrcGatewayConfig(file: IrcGatewaySettings): IrcGatewayConfig {
           {
             ...(entry.port === undefined ? {} : { port: entry.port }),
             ...(entry.tls === undefined ? {} : { tls: entry.tls }),
+            ...(entry.clientCertificate === undefined ? {} : { clientCertificate: entry.clientCertificate }),
           },
         ]),
       ),

@@ -1,8 +1,14 @@
-// SASL PLAIN towards IRC (IRCv3 sasl-3.1) and the after-connect commands set through the ad-hoc
-// command. ngircd has no SASL, so the IRC side is a scripted IRCv3 server speaking the exchange
-// of https://ircv3.net/specs/extensions/sasl-3.1; the gateway runs with its real IRC library.
+// SASL PLAIN and EXTERNAL towards IRC (IRCv3 sasl-3.1) and the after-connect commands set through
+// the ad-hoc command. ngircd has no SASL (and InspIRCd only relays it to a services daemon), so
+// the IRC side is a scripted IRCv3 server speaking the exchange of
+// https://ircv3.net/specs/extensions/sasl-3.1, over real TLS for EXTERNAL; the gateway runs with
+// its real IRC library.
+import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@switchboard/kit';
 import { xml, type Element } from '@switchboard/xml';
@@ -12,12 +18,20 @@ import type { Memberships } from '../src/persistence/memberships.js';
 import { openSqliteMemberships } from '../src/persistence/sqlite.js';
 import type { Transport } from '../src/transports/transport.js';
 
-describe('SASL PLAIN and after-connect commands towards IRC', () => {
+const TLS_DIR = join(import.meta.dirname, '../../../test/fixtures/tls');
+const CERT_FILE = join(TLS_DIR, 'server.pem');
+const KEY_FILE = join(TLS_DIR, 'server.key');
+
+describe('SASL PLAIN and EXTERNAL and after-connect commands towards IRC', () => {
   const lines: string[] = [];
   const lineWaiters: { test: (l: string) => boolean; resolve: (l: string) => void }[] = [];
   const sent: Element[] = [];
   let server: Server;
   let port: number;
+  let tlsServer: TlsServer;
+  let tlsPort: number;
+  /** SHA-256 fingerprints of the client certificates presented at AUTHENTICATE + (EXTERNAL). */
+  const presented: string[] = [];
   let memberships: Memberships;
   let app: IrcGatewayApp;
   let deliver: (el: Element) => Promise<void> = () => Promise.resolve();
@@ -45,8 +59,15 @@ describe('SASL PLAIN and after-connect commands towards IRC', () => {
           waiter.resolve(line);
         }
         const [command, ...params] = line.split(' ');
-        if (command === 'CAP' && params[0] === 'LS') send(':irc.test CAP * LS :sasl=PLAIN');
-        else if (command === 'CAP' && params[0] === 'REQ')
+        if (command === 'CAP' && params[0] === 'LS') send(':irc.test CAP * LS :sasl=PLAIN,EXTERNAL');
+        else if (command === 'AUTHENTICATE' && params[0] === 'EXTERNAL') send('AUTHENTICATE +');
+        else if (command === 'AUTHENTICATE' && params[0] === '+' && 'getPeerCertificate' in socket) {
+          // The account is the one the client certificate is registered to (CertFP).
+          const fingerprint = (socket as TLSSocket).getPeerCertificate().fingerprint256;
+          presented.push(fingerprint);
+          send(`:irc.test 900 ${nick} ${nick}!u@h certuser :You are now logged in as certuser`);
+          send(`:irc.test 903 ${nick} :SASL authentication successful`);
+        } else if (command === 'CAP' && params[0] === 'REQ')
           send(`:irc.test CAP * ACK ${params.slice(1).join(' ')}`);
         else if (command === 'NICK') nick = params[0]!;
         else if (command === 'AUTHENTICATE' && params[0] === 'PLAIN') send('AUTHENTICATE +');
@@ -72,6 +93,19 @@ describe('SASL PLAIN and after-connect commands towards IRC', () => {
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     port = (server.address() as { port: number }).port;
+    tlsServer = createTlsServer(
+      {
+        cert: readFileSync(CERT_FILE),
+        key: readFileSync(KEY_FILE),
+        // CertFP: any certificate is taken, its fingerprint names the account.
+        requestCert: true,
+        rejectUnauthorized: false,
+      },
+      script,
+    );
+    tlsServer.listen(0, '127.0.0.1');
+    await once(tlsServer, 'listening');
+    tlsPort = (tlsServer.address() as { port: number }).port;
     memberships = openSqliteMemberships({ path: ':memory:' });
     const transport: Transport = {
       start: (onStanza) => {
@@ -86,7 +120,14 @@ describe('SASL PLAIN and after-connect commands towards IRC', () => {
     };
     const settings = ircGatewaySettingsSchema.parse({
       domain: 'irc.localhost',
-      servers: { '127.0.0.1': { port, tls: false } },
+      servers: {
+        '127.0.0.1': { port, tls: false },
+        localhost: {
+          port: tlsPort,
+          tls: true,
+          clientCertificate: { certFile: CERT_FILE, keyFile: KEY_FILE },
+        },
+      },
     });
     app = build(toIrcGatewayConfig(settings), {
       transport,
@@ -100,6 +141,7 @@ describe('SASL PLAIN and after-connect commands towards IRC', () => {
     await app?.stop();
     await memberships?.close();
     server?.close();
+    tlsServer?.close();
   });
 
   it('authenticates with the configured SASL PLAIN credentials, then sends the after-connect commands', async () => {
@@ -126,5 +168,21 @@ describe('SASL PLAIN and after-connect commands towards IRC', () => {
     // The after-connect commands precede the JOIN.
     expect(lines.indexOf('PRIVMSG NickServ :IDENTIFY secret')).toBeLessThan(lines.indexOf('JOIN #verona'));
     expect(lines.indexOf('CAP REQ :sasl') >= 0 || lines.some((l) => /^CAP REQ :.*sasl/.test(l))).toBe(true);
+  });
+
+  it('presents the configured client certificate over TLS and logs in with SASL EXTERNAL', async () => {
+    await deliver(
+      xml(
+        'presence',
+        { from: 'romeo@localhost/garden', to: '#capulet%localhost@irc.localhost/romeo' },
+        xml('x', { xmlns: 'http://jabber.org/protocol/muc' }),
+      ),
+    );
+    await nextLine((l) => l === 'AUTHENTICATE EXTERNAL');
+    // sasl-3.1: EXTERNAL sends an empty response, the identity is the certificate.
+    await nextLine((l) => l === 'AUTHENTICATE +');
+    // Registered after it: the JOIN goes out.
+    await nextLine((l) => l === 'JOIN #capulet');
+    expect(presented).toEqual([new X509Certificate(readFileSync(CERT_FILE)).fingerprint256]);
   });
 });

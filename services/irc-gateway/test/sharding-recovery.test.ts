@@ -11,19 +11,23 @@ import { ENVELOPE_VERSION, Groups, Streams, decodeEnvelope, encodeEnvelope } fro
 import { startRedisServer, type RedisServer } from '@switchboard/testkit';
 import { parseElement, xml, type Element } from '@switchboard/xml';
 import { build, type IrcGatewayApp } from '../src/app.js';
-import { createRedisReplicaSet, ownerOf } from '../src/cluster/ownership.js';
+import { createRedisReplicaSet, ownerOf, type ReplicaSet } from '../src/cluster/ownership.js';
 import { ircGatewaySettingsSchema, toIrcGatewayConfig } from '../src/config.js';
 import { IrcPeer } from '../src/irc/test/irc-peer.js';
 import { startNgircd, type Ngircd } from '../src/irc/test/ngircd.js';
 import { createRedisMemberships } from '../src/persistence/redis.js';
 import { replicaStream, shardedBusTransport } from '../src/transports/sharded-bus.js';
+import type { Transport } from '../src/transports/transport.js';
 
 const DOMAIN = 'irc.localhost';
 const ROOM = `#hand%127.0.0.1@${DOMAIN}`;
 const NS_MUC = 'http://jabber.org/protocol/muc';
 const NS_MUC_USER = 'http://jabber.org/protocol/muc#user';
-// A replica dead for longer than this is taken over; claimed entries must have been idle this long.
-const TTL_MS = 1500;
+// A replica silent for longer than this is dead. replica-a beats every 2.5 s, replica-b every 0.1 s:
+// replica-b, started just after one of replica-a's beats, sees both replicas (and connects the
+// users it now owns) seconds before replica-a sees it: the race a handover must survive.
+const TTL_MS = 8000;
+const SLOW_BEAT_MS = 2500;
 
 /** The first `count` user JIDs `replica` owns while both a and b are live. */
 function usersOwnedBy(replica: string, count: number, tag: string): string[] {
@@ -39,7 +43,7 @@ describe('IRC gateway replicas: dead replicas’ work and ordered handover', () 
   const logs: string[] = [];
   const logger = createLogger({
     service: 'irc-sharding-recovery',
-    level: "debug",
+    level: 'info',
     destination: { write: (l: string) => void logs.push(l) },
   });
   let redisServer: RedisServer;
@@ -68,6 +72,16 @@ describe('IRC gateway replicas: dead replicas’ work and ordered handover', () 
   };
 
   async function startReplica(id: string, heartbeatMs: number): Promise<void> {
+    const transport = (replicas: ReplicaSet, replicaBus: Bus): Transport =>
+      shardedBusTransport({
+        bus: replicaBus,
+        domain: DOMAIN,
+        partitions: 1,
+        replicas,
+        logger,
+        recoverEveryMs: 100,
+        claimIdleMs: 200,
+      });
     const replicas = createRedisReplicaSet({
       redis: redis(),
       domain: DOMAIN,
@@ -82,7 +96,7 @@ describe('IRC gateway replicas: dead replicas’ work and ordered handover', () 
       flood: { burst: 20, perSecond: 20 },
     });
     const app = build(toIrcGatewayConfig(settings), {
-      transport: shardedBusTransport({ bus: replicaBus, domain: DOMAIN, partitions: 1, replicas, logger }),
+      transport: transport(replicas, replicaBus),
       memberships: createRedisMemberships({ redis: redis(), prefix }),
       logger: logger.child({ replica: id }),
       replicas,
@@ -191,12 +205,11 @@ describe('IRC gateway replicas: dead replicas’ work and ordered handover', () 
   });
 
   afterEach(({ task }) => {
-    if (task.result?.state === 'fail') console.error(logs.slice(-80).join(''), JSON.stringify(romeo.events.map((e) => [e.name, (e.data as { nick?: string }).nick])), received.map((r) => r.toString()).join('\n'));
+    if (task.result?.state === 'fail') console.error(logs.slice(-80).join(''));
   });
 
   it('claims and processes what a dead replica read but never acked, and what was forwarded to it', async () => {
-    // replica-a beats slowly, so in the next test replica-b sees both replicas well before a does.
-    await startReplica('replica-a', 600);
+    await startReplica('replica-a', SLOW_BEAT_MS);
     await join(bob, 'bob');
     await Promise.all([
       ...carols.map((carol, i) => next(selfPresence(carol, `carol${i}`))),
@@ -218,18 +231,24 @@ describe('IRC gateway replicas: dead replicas’ work and ordered handover', () 
 
   it('hands a user over QUIT first: the new owner connects only after the old one released', async () => {
     // replica-b sees {a, b} at once and owns bob; replica-a still holds bob until its next beat.
+    const watcher = redis();
+    const beatOfA = (): Promise<string | null> => watcher.zscore(`irc:{${DOMAIN}}:replicas`, 'replica-a');
+    const before = await beatOfA();
+    await expect.poll(beatOfA, { timeout: 3 * SLOW_BEAT_MS, interval: 20 }).not.toBe(before);
     await startReplica('replica-b', 100);
     const quit = await romeo.next('quit', (e) => e.nick === 'bob', 20_000);
     const rejoined = await romeo.next('join', (e) => e.nick.startsWith('bob'), 20_000);
     expect(rejoined.nick).toBe('bob');
     const events = romeo.events;
-    expect(events.findIndex((e) => e.data === quit)).toBeLessThan(events.findIndex((e) => e.data === rejoined));
+    expect(events.findIndex((e) => e.data === quit)).toBeLessThan(
+      events.findIndex((e) => e.data === rejoined),
+    );
     await next(selfPresence(bob, 'bob'));
     const notice = await next(
       (el) =>
         el.name === 'message' &&
         el.attrs['to'] === `${bob}/r` &&
-        /another gateway replica/.test(el.getChildText('body') ?? ''),
+        /joined to #hand again/.test(el.getChildText('body') ?? ''),
     );
     expect(notice.attrs['from']).toBe(ROOM);
     expect(apps.get('replica-b')!.app.gateway.sessionCount).toBe(1);

@@ -1,12 +1,14 @@
+import { readFileSync } from 'node:fs';
 import { tryParseJid, type Jid } from '@switchboard/jid';
 import type { Logger } from '@switchboard/kit';
 import { xml, type Element } from '@switchboard/xml';
-import { channelJid, isNick, parseLocal, serverJid, type IrcAddress } from '../address.js';
+import { channelJid, isNick, parseLocal, serverJid, userJid, type IrcAddress } from '../address.js';
+import { styledToIrc } from '../irc/styling.js';
 import { meAction } from '../irc/text.js';
 import type { Membership, Memberships, ServerSettings } from '../persistence/memberships.js';
 import type { Transport } from '../transports/transport.js';
 import type { ConnectionLeases } from '../cluster/ownership.js';
-import { NS_MUC, NS_MUC_ADMIN } from './muc.js';
+import { NS_CONFERENCE, NS_MUC, NS_MUC_ADMIN, NS_MUC_USER } from './muc.js';
 import { IrcSession, type ServerConnection, type SessionTuning } from './session.js';
 import { StanzaError, errorReply } from './stanza-error.js';
 
@@ -15,6 +17,7 @@ const NS_DISCO_ITEMS = 'http://jabber.org/protocol/disco#items';
 const NS_COMMANDS = 'http://jabber.org/protocol/commands';
 const NS_DATA = 'jabber:x:data';
 const NS_PING = 'urn:xmpp:ping';
+const NS_STYLING = 'urn:xmpp:styling:0';
 const CONFIGURE_NODE = 'configure';
 
 /** How the gateway reaches IRC servers (config `servers`, `insecureServers`, …). */
@@ -22,7 +25,17 @@ export interface ServerPolicy {
   /** Port and TLS when a server has no entry of its own. */
   readonly defaultPort: number;
   readonly defaultTls: boolean;
-  readonly servers: Readonly<Record<string, { readonly port?: number; readonly tls?: boolean }>>;
+  readonly servers: Readonly<
+    Record<
+      string,
+      {
+        readonly port?: number;
+        readonly tls?: boolean;
+        /** PEM files presented over TLS, for SASL EXTERNAL. */
+        readonly clientCertificate?: { readonly certFile: string; readonly keyFile: string };
+      }
+    >
+  >;
   /** Servers whose TLS certificate is not verified (self-signed test networks). */
   readonly insecureServers: readonly string[];
   /** When set, only these servers may be reached. */
@@ -58,6 +71,10 @@ export class IrcGateway {
   private idleWaiters: (() => void)[] = [];
   /** Lease releases under way, awaited by release() and stop() so a handover is ordered. */
   private readonly leaseReleases = new Set<Promise<void>>();
+  private readonly certificates = new Map<
+    string,
+    { readonly certificate: string; readonly privateKey: string }
+  >();
 
   constructor(private readonly options: IrcGatewayOptions) {}
 
@@ -173,16 +190,26 @@ export class IrcGateway {
     // XEP-0045 §7.2.1: no nick → jid-malformed; IRC nick rules → not-acceptable.
     if (to.resource === '') throw new StanzaError('jid-malformed', 'A nick is needed to join');
     if (!isNick(to.resource)) throw new StanzaError('not-acceptable', 'IRC does not accept this nick');
+    const show = el.getChildText('show')?.trim();
+    const status = el.getChildText('status');
     if (session !== undefined && !session.isClosed) {
       if (session.isIn(resource, address.channel)) {
-        if (to.resource !== session.nick) session.changeNick(resource, address.channel, to.resource, el);
+        if (to.resource !== session.nick) {
+          session.changeNick(resource, address.channel, to.resource, el);
+          session.setPresence(resource, show, status);
+          return;
+        }
+        // XEP-0045 §7.7: a presence change in the room, reflected; IRC's counterpart is AWAY.
+        session.setPresence(resource, show, status, address.channel);
         return;
       }
       session.join(resource, address.channel, to.resource, el);
+      session.setPresence(resource, show, status);
       return;
     }
     const opened = await this.openSession(user, address.server, to.resource);
     opened.join(resource, address.channel, to.resource, el);
+    opened.setPresence(resource, show, status);
     opened.connect();
   }
 
@@ -194,6 +221,9 @@ export class IrcGateway {
     const user = from.bare().toString();
     const body = el.getChildText('body');
     const action = body === undefined ? undefined : meAction(body);
+    // XEP-0393 §6: <unstyled/> asks that the body's directives be taken literally.
+    const styled = el.getChild('unstyled', NS_STYLING) === undefined;
+    const irc = (text: string): string => (styled ? styledToIrc(text) : text);
     if (address.kind === 'channel') {
       const session = this.sessions.get(sessionKey(user, address.server));
       const joined = session?.isIn(from.toString(), address.channel) === true;
@@ -202,7 +232,14 @@ export class IrcGateway {
         if (session === undefined || !joined) throw new StanzaError('not-acceptable', 'Join the room first');
         if (!isNick(to.resource)) throw new StanzaError('item-not-found');
         if (body !== undefined)
-          session.privateMessage(to.resource, action ?? body, action !== undefined, address.channel);
+          session.privateMessage(to.resource, irc(action ?? body), action !== undefined, address.channel);
+        return;
+      }
+      const invites = el.getChild('x', NS_MUC_USER)?.getChildren('invite') ?? [];
+      if (invites.length > 0) {
+        // XEP-0045 §7.8.2: a mediated invitation; occupants only.
+        if (session === undefined || !joined) throw new StanzaError('not-acceptable', 'Join the room first');
+        for (const invite of invites) this.invite(session, from, address, invite);
         return;
       }
       if (type !== 'groupchat')
@@ -215,10 +252,34 @@ export class IrcGateway {
         return;
       }
       if (body !== undefined)
-        session.groupchat(address.channel, action ?? body, el.attrs['id'], action !== undefined);
+        session.groupchat(
+          address.channel,
+          action ?? body,
+          el.attrs['id'],
+          action !== undefined,
+          irc(action ?? body),
+        );
       return;
     }
     if (address.kind === 'user') {
+      const conference = el.getChild('x', NS_CONFERENCE);
+      if (conference !== undefined) {
+        // XEP-0249 §2: a direct invitation to an IRC user, to a channel of the same server.
+        const room = tryParseJid(conference.attrs['jid'] ?? '');
+        const target = room === null || room.domain !== this.options.domain ? null : parseLocal(room.local);
+        if (
+          target === null ||
+          target === 'jid-malformed' ||
+          target.kind !== 'channel' ||
+          target.server !== address.server
+        )
+          throw new StanzaError('not-acceptable', 'Only channels of the same IRC server can be joined there');
+        const session = this.sessions.get(sessionKey(user, address.server));
+        if (session === undefined || !session.isIn(from.toString(), target.channel))
+          throw new StanzaError('not-acceptable', 'Join the room first');
+        session.invite(target.channel, address.nick);
+        return;
+      }
       if (body === undefined) return;
       let session = this.sessions.get(sessionKey(user, address.server));
       if (session === undefined || session.isClosed) {
@@ -227,7 +288,7 @@ export class IrcGateway {
         session = await this.openSession(user, address.server, nick);
         session.connect();
       }
-      session.privateMessage(address.nick, action ?? body, action !== undefined, null, el);
+      session.privateMessage(address.nick, irc(action ?? body), action !== undefined, null, el);
       return;
     }
     throw new StanzaError('service-unavailable');
@@ -268,16 +329,95 @@ export class IrcGateway {
       if (session === undefined || !session.isIn(from.toString(), address.channel))
         throw new StanzaError('not-acceptable');
       for (const item of payload.getChildElements()) {
-        const nick = item.attrs['nick'];
+        const nick = item.attrs['nick'] ?? this.nickOf(item.attrs['jid'], address.server);
         const role = item.attrs['role'];
-        if (item.name !== 'item' || nick === undefined || role === undefined)
+        const affiliation = item.attrs['affiliation'];
+        if (item.name !== 'item' || nick === undefined || (role === undefined && affiliation === undefined))
           throw new StanzaError('bad-request');
-        const error = session.setRole(address.channel, nick, role, item.getChildText('reason'));
+        // XEP-0045 §9.1 ban (outcast) and §9.2 unban (none) as ban masks; other affiliations
+        // have no IRC counterpart beyond the channel modes a role change sets.
+        let error: StanzaError | null = null;
+        if (affiliation === 'outcast' || affiliation === 'none')
+          error = session.setBan(address.channel, nick, affiliation === 'outcast');
+        else if (affiliation !== undefined) error = new StanzaError('not-allowed');
+        if (error === null && role !== undefined)
+          error = session.setRole(address.channel, nick, role, item.getChildText('reason'));
         if (error !== null) throw error;
       }
       return reply();
     }
+    if (type === 'get' && ns === NS_MUC_ADMIN && address.kind === 'channel') {
+      // XEP-0045 §9.3: the ban list, from the channel's ban masks; a `nick!*@*` mask is that IRC user.
+      const session = this.sessions.get(sessionKey(from.bare().toString(), address.server));
+      if (session === undefined || !session.isIn(from.toString(), address.channel))
+        throw new StanzaError('not-acceptable');
+      const wanted = payload.getChild('item')?.attrs['affiliation'];
+      if (wanted !== 'outcast') throw new StanzaError('feature-not-implemented');
+      const masks = await session.banList(address.channel);
+      return reply(
+        xml(
+          'query',
+          { xmlns: NS_MUC_ADMIN },
+          ...masks.flatMap((mask) => {
+            const nick = /^([^!@*?]+)!\*@\*$/.exec(mask)?.[1];
+            if (nick === undefined || !isNick(nick)) return [];
+            return [
+              xml('item', {
+                affiliation: 'outcast',
+                jid: userJid(nick, address.server, this.options.domain),
+              }),
+            ];
+          }),
+        ),
+      );
+    }
     throw new StanzaError('service-unavailable');
+  }
+
+  /** The IRC nick a JID of this gateway stands for (`nick%server@irc.<domain>`), on `server`. */
+  private nickOf(jid: string | undefined, server: string): string | undefined {
+    const parsed = tryParseJid(jid ?? '');
+    if (parsed === null || parsed.domain !== this.options.domain) return undefined;
+    const address = parseLocal(parsed.local);
+    return address !== 'jid-malformed' && address.kind === 'user' && address.server === server
+      ? address.nick
+      : undefined;
+  }
+
+  /**
+   * XEP-0045 §7.8.2: an IRC user (a JID of this gateway) is INVITEd; anyone else gets the
+   * invitation from the room, as a MUC service passes it on.
+   */
+  private invite(
+    session: IrcSession,
+    from: Jid,
+    address: { channel: string; server: string },
+    invite: Element,
+  ): void {
+    const to = invite.attrs['to'];
+    if (to === undefined || tryParseJid(to) === null) throw new StanzaError('jid-malformed');
+    const nick = this.nickOf(to, address.server);
+    if (nick !== undefined) {
+      session.invite(address.channel, nick);
+      return;
+    }
+    const room = channelJid(address.channel, address.server, this.options.domain);
+    const reason = invite.getChildText('reason');
+    this.send(
+      xml(
+        'message',
+        { from: room, to },
+        xml(
+          'x',
+          { xmlns: NS_MUC_USER },
+          xml(
+            'invite',
+            { from: from.bare().toString() },
+            reason === undefined ? null : xml('reason', {}, reason),
+          ),
+        ),
+      ),
+    );
   }
 
   private discoInfo(address: IrcAddress, node: string | undefined): Element {
@@ -289,7 +429,17 @@ export class IrcGateway {
         // XEP-0030 §3.1; biboumi's identity.
         return query(
           xml('identity', { category: 'conference', type: 'irc', name: this.options.name ?? 'IRC gateway' }),
-          ...features([NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MUC, NS_COMMANDS, NS_PING, 'jabber:iq:version']),
+          ...features([
+            NS_DISCO_INFO,
+            NS_DISCO_ITEMS,
+            NS_MUC,
+            NS_COMMANDS,
+            NS_PING,
+            'jabber:iq:version',
+            // XEP-0249 §3 direct invitations; XEP-0393 §4 message styling.
+            NS_CONFERENCE,
+            NS_STYLING,
+          ]),
         );
       case 'server':
         return query(
@@ -314,7 +464,7 @@ export class IrcGateway {
       case 'user':
         return query(
           xml('identity', { category: 'client', type: 'pc', name: address.nick }),
-          ...features([NS_DISCO_INFO]),
+          ...features([NS_DISCO_INFO, NS_CONFERENCE]),
         );
     }
   }
@@ -429,7 +579,10 @@ export class IrcGateway {
     }
     const settings = await this.options.memberships.settings(user, server);
     const entry = policy.servers[server] ?? {};
+    const certificate =
+      entry.clientCertificate === undefined ? undefined : this.certificate(entry.clientCertificate);
     const connection: ServerConnection = {
+      ...(certificate === undefined ? {} : { clientCertificate: certificate }),
       host: server,
       port: entry.port ?? policy.defaultPort,
       tls: entry.tls ?? policy.defaultTls,
@@ -457,6 +610,23 @@ export class IrcGateway {
     });
     this.sessions.set(sessionKey(user, server), session);
     return session;
+  }
+
+  /** A client certificate's PEM files, read once (the process restarts to pick up a new one). */
+  private certificate(files: { readonly certFile: string; readonly keyFile: string }): {
+    readonly certificate: string;
+    readonly privateKey: string;
+  } {
+    const key = `${files.certFile}\u0000${files.keyFile}`;
+    let loaded = this.certificates.get(key);
+    if (loaded === undefined) {
+      loaded = {
+        certificate: readFileSync(files.certFile, 'utf8'),
+        privateKey: readFileSync(files.keyFile, 'utf8'),
+      };
+      this.certificates.set(key, loaded);
+    }
+    return loaded;
   }
 
   private hasSessionOf(user: string): boolean {

@@ -35,15 +35,26 @@ export interface OccupantPresence {
   readonly actor?: string;
   readonly reason?: string;
   readonly status?: string;
+  /** The IRC user is away (RFC 2812 §4.1 AWAY), with their message ('' when unknown): `<show>away</show>`. */
+  readonly away?: string | undefined;
+  /** An XMPP occupant's own `show` (RFC 6121 §4.7.2.1), reflected as they sent it. */
+  readonly show?: string | undefined;
 }
 
 /** An occupant's presence in the room (XEP-0045 §7.2.3). */
 export function occupantPresence(p: OccupantPresence): Element {
   const { role, affiliation } = roleOf(p.modes);
+  const away = p.unavailable !== true && p.away !== undefined;
+  const status = p.status ?? (away && p.away !== '' ? p.away : undefined);
   return xml(
     'presence',
     { from: p.from, to: p.to, type: p.unavailable === true ? 'unavailable' : undefined },
-    p.status === undefined ? null : xml('status', {}, p.status),
+    p.unavailable !== true && p.show !== undefined
+      ? xml('show', {}, p.show)
+      : away
+        ? xml('show', {}, 'away')
+        : null,
+    status === undefined ? null : xml('status', {}, status),
     xml(
       'x',
       { xmlns: NS_MUC_USER },
@@ -57,6 +68,13 @@ export function occupantPresence(p: OccupantPresence): Element {
     ),
   );
 }
+
+/** XEP-0249 §2: a direct invitation to a room. */
+export function directInvite(from: string, to: string, room: string, reason?: string): Element {
+  return xml('message', { from, to }, xml('x', { xmlns: NS_CONFERENCE, jid: room, reason }));
+}
+
+export const NS_CONFERENCE = 'jabber:x:conference';
 
 /** A groupchat message from the room or an occupant. */
 export function groupchat(from: string, to: string, body: string, id?: string): Element {

@@ -7,12 +7,14 @@ import irc, {
 import type { Logger } from '@switchboard/kit';
 import { xml, type Element } from '@switchboard/xml';
 import { channelJid, userJid } from '../address.js';
+import { ircToStyled } from '../irc/styling.js';
 import { ircToXmpp, messageLines, safeTrailing } from '../irc/text.js';
 import { ThrottledWriter, TokenBucket } from '../irc/token-bucket.js';
 import { channelKey, type Membership } from '../persistence/memberships.js';
 import {
   MEMBER_MODES,
   NS_MUC_USER,
+  directInvite,
   groupchat,
   occupantPresence,
   subjectMessage,
@@ -28,6 +30,8 @@ export interface ServerConnection {
   /** False only for servers on the config's exception list. */
   readonly verifyCertificate: boolean;
   readonly sasl?: { readonly username: string; readonly password: string };
+  /** Presented over TLS; without SASL PLAIN credentials the login is SASL EXTERNAL (CertFP). */
+  readonly clientCertificate?: { readonly certificate: string; readonly privateKey: string };
   /** Raw lines sent once registered (NickServ IDENTIFY and the like). */
   readonly afterConnect: readonly string[];
   readonly realname: string;
@@ -55,7 +59,19 @@ export interface SessionContext {
 interface Member {
   nick: string;
   modes: Set<string>;
+  /** Away message when the IRC user is away ('' when only the WHO flag said so). */
+  away?: string | undefined;
 }
+
+/** XMPP presence `show` values that mean away on IRC (RFC 6121 §4.7.2.1). */
+export type AwayShow = 'away' | 'xa' | 'dnd';
+/** RFC 6121 §4.7.2.1: the values of `show`. */
+const SHOWS: ReadonlySet<string> = new Set(['away', 'chat', 'dnd', 'xa']);
+const AWAY_TEXT: Readonly<Record<AwayShow, string>> = {
+  away: 'Away',
+  xa: 'Extended away',
+  dnd: 'Do not disturb',
+};
 
 interface Channel {
   readonly name: string;
@@ -98,10 +114,15 @@ export class IrcSession {
   private pendingNickChange:
     { readonly from: string; readonly to: string; readonly stanza: Element } | undefined;
   private listWaiters: ((entries: ChannelListEntry[]) => void)[] = [];
+  private readonly banWaiters = new Map<string, ((masks: string[]) => void)[]>();
   private listBuffer: ChannelListEntry[] = [];
   private closedWaiters: (() => void)[] = [];
   private lastSocketError: string | undefined;
   private unsentMessages: Element[] = [];
+  /** The away message of each resource whose presence is away, xa or dnd. */
+  private readonly awayResources = new Map<string, string>();
+  /** The AWAY message the IRC server has for us, undefined when not away. */
+  private awayMessage: string | undefined;
 
   constructor(
     readonly user: string,
@@ -154,9 +175,19 @@ export class IrcSession {
       // Our own reconnect and rejoin (shared/LIBRARY-NOTES.md: the library's gives up and does not rejoin).
       auto_reconnect: false,
       version: null,
-      ...(this.connection.sasl === undefined
+      ...(this.connection.clientCertificate === undefined
         ? {}
-        : { account: { account: this.connection.sasl.username, password: this.connection.sasl.password } }),
+        : {
+            client_certificate: {
+              certificate: this.connection.clientCertificate.certificate,
+              private_key: this.connection.clientCertificate.privateKey,
+            },
+          }),
+      ...(this.connection.sasl !== undefined
+        ? { account: { account: this.connection.sasl.username, password: this.connection.sasl.password } }
+        : this.connection.clientCertificate === undefined
+          ? {}
+          : { sasl_mechanism: 'EXTERNAL' }),
     });
   }
 
@@ -199,7 +230,83 @@ export class IrcSession {
     this.channels.delete(channelKey(channelName));
     this.ctx.forget(this.user, this.server, channel.name);
     if (channel.joinSent) this.say(`PART ${channel.name}`);
+    if (!this.hasResource(resource)) this.awayResources.delete(resource);
+    this.updateAway();
     this.lingerIfIdle();
+  }
+
+  /**
+   * A resource's presence in a room: away, xa and dnd make the connection AWAY with the status
+   * text once every resource in a room is away; any available resource unsets it (RFC 2812 §4.1).
+   */
+  setPresence(
+    resource: string,
+    show: string | undefined,
+    status: string | undefined,
+    channelName?: string,
+  ): void {
+    // XEP-0045 §7.7: the changed presence goes to every occupant, the sender's resources included.
+    const channel = channelName === undefined ? undefined : this.channels.get(channelKey(channelName));
+    if (channel?.joined === true && channel.resources.has(resource)) {
+      const self = channel.members.get(lower(this.nick));
+      for (const to of channel.resources) {
+        this.ctx.send(
+          occupantPresence({
+            from: `${channel.jid}/${this.nick}`,
+            to,
+            modes: self?.modes ?? new Set(),
+            show: SHOWS.has(show ?? '') ? show : undefined,
+            ...(status === undefined ? {} : { status }),
+            codes: to === resource ? [110] : [],
+          }),
+        );
+      }
+    }
+    if (show === 'away' || show === 'xa' || show === 'dnd') {
+      const text = status?.trim() === undefined || status.trim() === '' ? AWAY_TEXT[show] : status.trim();
+      this.awayResources.set(resource, text);
+    } else {
+      this.awayResources.delete(resource);
+    }
+    this.updateAway();
+  }
+
+  /** RFC 2812 §3.2.7: invites `nick` to the channel. */
+  invite(channelName: string, nick: string): void {
+    const channel = this.channels.get(channelKey(channelName));
+    this.say(`INVITE ${nick} ${channel?.name ?? channelName}`);
+  }
+
+  /**
+   * XEP-0045 §9.1/§9.2 bans as channel ban masks (RFC 2811 §4.3.1): outcast → +b, none → -b.
+   * IRC bans by mask, not by account, so a nick becomes `nick!*@*`.
+   */
+  setBan(channelName: string, nick: string, banned: boolean): StanzaError | null {
+    const channel = this.channels.get(channelKey(channelName));
+    if (channel === undefined) return new StanzaError('not-acceptable');
+    this.say(`MODE ${channel.name} ${banned ? '+b' : '-b'} ${nick}!*@*`);
+    return null;
+  }
+
+  /** The channel's ban masks (RFC 2811 §4.3.1), for a muc#admin outcast list. */
+  banList(channelName: string, timeoutMs = 15_000): Promise<string[]> {
+    const channel = this.channels.get(channelKey(channelName));
+    if (channel === undefined) return Promise.resolve([]);
+    return new Promise((resolve) => {
+      const key = channelKey(channel.name);
+      const finish = (masks: string[]): void => {
+        clearTimeout(timer);
+        const waiting = this.banWaiters.get(key) ?? [];
+        const rest = waiting.filter((w) => w !== finish);
+        if (rest.length === 0) this.banWaiters.delete(key);
+        else this.banWaiters.set(key, rest);
+        resolve(masks);
+      };
+      const timer = setTimeout(() => finish([]), timeoutMs);
+      const waiting = this.banWaiters.get(key) ?? [];
+      this.banWaiters.set(key, [...waiting, finish]);
+      if (waiting.length === 0) this.say(`MODE ${channel.name} +b`);
+    });
   }
 
   /** Every channel this resource is in: its presence went unavailable. */
@@ -222,11 +329,20 @@ export class IrcSession {
     this.say(`NICK ${newNick}`);
   }
 
-  /** A groupchat message: said in the channel and reflected to the user's resources, as a MUC does (§7.4). */
-  groupchat(channelName: string, body: string, id: string | undefined, action: boolean): void {
+  /**
+   * A groupchat message: said in the channel (as `ircText`, the body with IRC formatting) and
+   * reflected unchanged to the user's resources, as a MUC does (§7.4).
+   */
+  groupchat(
+    channelName: string,
+    body: string,
+    id: string | undefined,
+    action: boolean,
+    ircText: string = body,
+  ): void {
     const channel = this.channels.get(channelKey(channelName));
     if (channel === undefined) return;
-    for (const line of messageLines('PRIVMSG', channel.name, body, { action })) this.say(line);
+    for (const line of messageLines('PRIVMSG', channel.name, ircText, { action })) this.say(line);
     const shown = action ? `/me ${body}` : body;
     for (const resource of channel.resources) {
       this.ctx.send(groupchat(`${channel.jid}/${this.nick}`, resource, shown, id));
@@ -330,6 +446,8 @@ export class IrcSession {
       this.everRegistered = true;
       this.unsentMessages = [];
       for (const line of this.connection.afterConnect) this.writeNow(line);
+      // A new connection is not away: tell the server again.
+      if (this.awayMessage !== undefined) this.writeNow(`AWAY :${safeTrailing(this.awayMessage)}`);
       const queued = this.beforeRegistration;
       this.beforeRegistration = [];
       for (const channel of this.channels.values()) {
@@ -386,6 +504,14 @@ export class IrcSession {
       this.scheduleReconnect();
     });
 
+    client.on('sasl failed', (event) => {
+      // irc-framework carries on unauthenticated, as a client without SASL would.
+      this.ctx.logger.warn(
+        { server: this.server, user: this.user, reason: event.reason, message: event.message },
+        'irc sasl login failed',
+      );
+    });
+
     client.on('socket error', (error) => {
       this.lastSocketError = error.message;
       this.ctx.logger.info({ err: error, server: this.server }, 'irc socket error');
@@ -416,7 +542,7 @@ export class IrcSession {
         nick: event.nick,
         modes: member?.modes ?? new Set(),
         unavailable: true,
-        status: event.message,
+        status: ircToXmpp(event.message),
       });
     });
 
@@ -429,7 +555,7 @@ export class IrcSession {
           nick: member.nick,
           modes: member.modes,
           unavailable: true,
-          status: event.message,
+          status: ircToXmpp(event.message),
         });
       }
     });
@@ -447,7 +573,7 @@ export class IrcSession {
         unavailable: true,
         codes: [307],
         actor: event.nick,
-        reason: event.message,
+        reason: ircToXmpp(event.message),
       });
       if (self) {
         this.channels.delete(channelKey(channel.name));
@@ -485,6 +611,12 @@ export class IrcSession {
       const channel = this.channels.get(channelKey(event.target));
       if (channel === undefined) return;
       const changed = new Set<Member>();
+      const bans = event.modes.filter((m) => m.mode.slice(1) === 'b' && m.param !== undefined);
+      if (bans.length > 0 && channel.joined) {
+        // No MUC presence says "this mask is banned"; biboumi's way is a message from the room.
+        const text = `${event.nick} sets mode ${bans.map((b) => `${b.mode} ${b.param ?? ''}`).join(' ')}`;
+        for (const resource of channel.resources) this.ctx.send(groupchat(channel.jid, resource, text));
+      }
       for (const change of event.modes) {
         const letter = change.mode.slice(1);
         if (!MEMBER_MODES.has(letter) || change.param === undefined) continue;
@@ -501,10 +633,49 @@ export class IrcSession {
     client.on('topic', (event) => {
       const channel = this.channels.get(channelKey(event.channel));
       if (channel === undefined) return;
-      channel.topic = ircToXmpp(event.topic);
+      channel.topic = ircToStyled(event.topic);
       if (!channel.joined) return; // sent with the join (332 comes before NAMES)
       const from = event.nick === undefined ? channel.jid : `${channel.jid}/${event.nick}`;
       for (const resource of channel.resources) this.ctx.send(subjectMessage(from, resource, channel.topic));
+    });
+
+    // Away status of IRC users: WHO flags after a join, RPL_AWAY when we message them, and
+    // away-notify (IRCv3) AWAY lines where the server offers it.
+    client.on('wholist', (event) => {
+      const channel = this.channels.get(channelKey(event.target));
+      if (channel === undefined) return;
+      for (const user of event.users) {
+        const member = channel.members.get(lower(user.nick));
+        if (member === undefined || lower(user.nick) === lower(this.nick)) continue;
+        if (user.away && member.away === undefined) this.memberAway(user.nick, '', [channel]);
+        if (!user.away && member.away !== undefined) this.memberAway(user.nick, undefined, [channel]);
+      }
+    });
+    client.on('away', (event) => {
+      if (event.self) return;
+      this.memberAway(event.nick, event.message, [...this.channels.values()]);
+    });
+    client.on('back', (event) => {
+      if (event.self) return;
+      this.memberAway(event.nick, undefined, [...this.channels.values()]);
+    });
+
+    // RFC 2812 §3.2.7 → XEP-0249 §2: a direct invitation from the inviter's JID.
+    client.on('invite', (event) => {
+      if (lower(event.invited) !== lower(this.nick)) return;
+      this.ctx.send(
+        directInvite(
+          userJid(event.nick, this.server, this.ctx.domain),
+          this.user,
+          channelJid(event.channel, this.server, this.ctx.domain),
+          `${event.nick} invites you to ${event.channel}`,
+        ),
+      );
+    });
+
+    client.on('banlist', (event) => {
+      const key = channelKey(event.channel);
+      for (const finish of [...(this.banWaiters.get(key) ?? [])]) finish(event.bans.map((b) => b.banned));
     });
 
     client.on('privmsg', (event) => this.fromIrc(event, false));
@@ -539,7 +710,7 @@ export class IrcSession {
   }
 
   private fromIrc(event: MessageEvent, action: boolean): void {
-    const text = ircToXmpp(event.message);
+    const text = ircToStyled(event.message);
     const body = action ? `/me ${text}` : text;
     const channel = this.channels.get(channelKey(event.target));
     if (channel !== undefined) {
@@ -594,6 +765,8 @@ export class IrcSession {
     channel.waiting.clear();
     channel.rejoinReason = undefined;
     this.persist(channel);
+    // NAMES has no away flags; WHO does (RFC 2812 §3.6.1, H/G).
+    this.say(`WHO ${channel.name}`);
   }
 
   /** XEP-0045 §7.2.3–§7.2.15: the other occupants, then self-presence with 110, then the subject. */
@@ -605,7 +778,12 @@ export class IrcSession {
         continue;
       }
       this.ctx.send(
-        occupantPresence({ from: `${channel.jid}/${member.nick}`, to: resource, modes: member.modes }),
+        occupantPresence({
+          from: `${channel.jid}/${member.nick}`,
+          to: resource,
+          modes: member.modes,
+          away: member.away,
+        }),
       );
     }
     const codes = requestedNick === this.nick ? [110] : [110, 210];
@@ -738,6 +916,36 @@ export class IrcSession {
       nick: this.nick,
       resources,
     });
+  }
+
+  private hasResource(resource: string): boolean {
+    for (const channel of this.channels.values())
+      if (channel.resources.has(resource) || channel.waiting.has(resource)) return true;
+    return false;
+  }
+
+  /** Sends AWAY when the resources in rooms turned all away, or no longer are. */
+  private updateAway(): void {
+    const inRooms = new Set<string>();
+    for (const channel of this.channels.values())
+      for (const resource of [...channel.resources, ...channel.waiting.keys()]) inRooms.add(resource);
+    const away = [...inRooms].map((r) => this.awayResources.get(r));
+    const message = away.length > 0 && away.every((m) => m !== undefined) ? away[away.length - 1] : undefined;
+    if (message === this.awayMessage) return;
+    this.awayMessage = message;
+    if (this.state !== 'registered') return; // sent once registered
+    this.writeNow(message === undefined ? 'AWAY' : `AWAY :${safeTrailing(message)}`);
+  }
+
+  /** An IRC user went away (`message`) or came back (undefined): their occupant presence says so. */
+  private memberAway(nick: string, message: string | undefined, channels: readonly Channel[]): void {
+    const text = message === undefined ? undefined : ircToXmpp(message);
+    for (const channel of channels) {
+      const member = channel.members.get(lower(nick));
+      if (member === undefined || member.away === text) continue;
+      member.away = text;
+      if (channel.joined) this.toOccupants(channel, member);
+    }
   }
 
   private hasRestored(): boolean {

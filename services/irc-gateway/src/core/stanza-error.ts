@@ -4,6 +4,7 @@ import { xml, type Element } from '@switchboard/xml';
 export type StanzaErrorCondition =
   | 'bad-request'
   | 'conflict'
+  | 'feature-not-implemented'
   | 'forbidden'
   | 'internal-server-error'
   | 'item-not-found'
@@ -25,6 +26,7 @@ export type StanzaErrorType = 'auth' | 'cancel' | 'continue' | 'modify' | 'wait'
 const DEFAULT_TYPES: { readonly [C in StanzaErrorCondition]: StanzaErrorType } = {
   'bad-request': 'modify',
   conflict: 'cancel',
+  'feature-not-implemented': 'cancel',
   forbidden: 'auth',
   'internal-server-error': 'cancel',
   'item-not-found': 'cancel',

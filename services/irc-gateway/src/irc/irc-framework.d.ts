@@ -9,6 +9,9 @@ declare module 'irc-framework' {
     tls?: boolean;
     rejectUnauthorized?: boolean;
     account?: { account: string; password: string };
+    /** `EXTERNAL` for SASL with the TLS client certificate; PLAIN with `account` otherwise. */
+    sasl_mechanism?: string;
+    client_certificate?: { certificate: string; private_key: string };
     auto_reconnect?: boolean;
     ping_interval?: number;
     ping_timeout?: number;
@@ -68,6 +71,15 @@ declare module 'irc-framework' {
     'irc error': [{ error: string; channel?: string; reason?: string; nick?: string }];
     raw: [{ line: string; from_server: boolean }];
     'sasl failed': [{ reason: string; message?: string }];
+    /** RPL_ENDOFWHO; `away` from the H/G flag. */
+    wholist: [{ target: string; users: { nick: string; away: boolean }[] }];
+    /** AWAY (away-notify), RPL_AWAY, or RPL_NOWAWAY with `self`. */
+    away: [{ self: boolean; nick: string; message: string }];
+    back: [{ self: boolean; nick: string; message: string }];
+    invite: [{ nick: string; invited: string; channel: string }];
+    /** RPL_ENDOFBANLIST with the RPL_BANLIST entries before it. */
+    banlist: [{ channel: string; bans: { banned: string; banned_by?: string }[] }];
+    whois: [{ nick: string; away?: string; account?: string; error?: string }];
   }
 
   export class Client {

@@ -10,6 +10,11 @@ export interface ShardedBusTransportOptions extends Omit<BusTransportOptions, 'c
   readonly replicas: ReplicaSet;
   /** How often dead replicas' work is looked for. Default a third of the replicas' ttl. */
   readonly recoverEveryMs?: number;
+  /**
+   * Entries pending at least this long are claimed from dead replicas (XAUTOCLAIM min-idle-time):
+   * shorter than any live replica's batch may take would claim work in progress. Default the replicas' ttl.
+   */
+  readonly claimIdleMs?: number;
 }
 
 /** The stream one replica reads the stanzas other replicas forward to it. */
@@ -29,13 +34,14 @@ const KINDS: ReadonlySet<string> = new Set(['message', 'presence', 'iq']);
  * streams of known dead replicas (entries forwarded to it but never read)
  * and XAUTOCLAIM what the dead one read but never acked there and on
  * `svc:{domain}`, then route each entry again by the current owners. Entries
- * idle for less than the replicas' ttl are left alone, so a live replica's
+ * idle for less than `claimIdleMs` are left alone, so a live replica's
  * batch in progress is not taken from it.
  */
 export function shardedBusTransport(options: ShardedBusTransportOptions): Transport {
   const { bus, logger, replicas, domain } = options;
   const self = replicas.self;
   const own = replicaStream(domain, self);
+  const claimIdleMs = options.claimIdleMs ?? replicas.ttlMs;
   const out = busTransport({ ...options, consumer: self });
   let consumer: Consumer | undefined;
   let handle: ((entries: readonly BusEntry[]) => Promise<void>) | undefined;
@@ -84,7 +90,7 @@ export function shardedBusTransport(options: ShardedBusTransportOptions): Transp
       candidates.push(main);
     for (const stream of candidates) {
       for (;;) {
-        const claimed = await bus.claimStale(stream, Groups.service, self, replicas.ttlMs, 100);
+        const claimed = await bus.claimStale(stream, Groups.service, self, claimIdleMs, 100);
         if (claimed.length === 0) break;
         logger.info({ stream, count: claimed.length }, 'claimed entries a dead gateway replica left');
         await handle(claimed);
@@ -96,10 +102,7 @@ export function shardedBusTransport(options: ShardedBusTransportOptions): Transp
       if (now - since < 2 * replicas.ttlMs) continue;
       const stream = replicaStream(domain, replica);
       await bus.trim(stream);
-      const [pending, length] = await Promise.all([
-        bus.pending(stream, Groups.service),
-        bus.length(stream),
-      ]);
+      const [pending, length] = await Promise.all([bus.pending(stream, Groups.service), bus.length(stream)]);
       if (pending.count > 0 || length > 0) continue;
       await replicas.forget(replica);
       adopted.delete(replica);

@@ -18,6 +18,10 @@ const WATCHED = [
   'action',
   'notice',
   'userlist',
+  'away',
+  'back',
+  'invite',
+  'whois',
 ] as const satisfies readonly (keyof IrcEvents)[];
 
 export class IrcPeer {

@@ -73,6 +73,8 @@ export async function startNgircd(options: NgircdOptions = {}): Promise<Ngircd> 
         '[Limits]',
         'MaxNickLength = 30',
         'MaxJoins = 50',
+        // Every test client comes from 127.0.0.1; ngircd's default allows 5 connections per IP.
+        'MaxConnectionsIP = 0',
         '[Options]',
         'PAM = no',
         'Ident = no',
