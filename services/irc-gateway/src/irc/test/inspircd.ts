@@ -37,8 +37,9 @@ interface Daemon {
   readonly exited: Promise<void>;
 }
 
-function run(command: string, args: string[], collect: (chunk: Buffer) => void): Daemon {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+function run(command: string, args: string[], cwd: string, collect: (chunk: Buffer) => void): Daemon {
+  // In the temp dir: whatever the daemon leaves behind (a core dump on a crash at exit) goes with it.
+  const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -117,7 +118,7 @@ logfile "${join(dir, 'atheme.log')}" { error; info; network; };
     output += chunk.toString();
   };
   // Root in CI containers: InspIRCd refuses root unless told.
-  const ircd = run('inspircd', ['--config', join(dir, 'inspircd.conf'), '--nofork', '--runasroot'], collect);
+  const ircd = run('inspircd', ['--config', join(dir, 'inspircd.conf'), '--nofork', '--runasroot'], dir, collect);
   let services: Daemon | undefined;
   const stop = async (): Promise<void> => {
     services?.child.kill('SIGTERM');
@@ -131,6 +132,7 @@ logfile "${join(dir, 'atheme.log')}" { error; info; network; };
     services = run(
       'atheme-services',
       ['-n', '-c', join(dir, 'atheme.conf'), '-D', data, '-p', join(dir, 'atheme.pid')],
+      dir,
       collect,
     );
     if (await waitFor(services, () => output, /finished synching with uplink/)) {
