@@ -2,9 +2,15 @@
 // and writes bench/RESULTS.md. Figures are ratios against a peer measured in the
 // same run on the same machine, never absolute targets.
 import { cpus, totalmem } from 'node:os';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { runIdleBench, runLoginBench, runMessagingBench, runPresenceBench } from './load/index.js';
+import {
+  runIdleBench,
+  runLoginBench,
+  runMessagingBench,
+  runPresenceBench,
+  runReconnectStormBench,
+} from './load/index.js';
 import { runXmlParserBench } from './xml-parser.js';
 
 export interface BenchResult {
@@ -20,6 +26,7 @@ const suites: Record<string, () => Promise<BenchResult>> = {
   'load-messaging': () => runMessagingBench(),
   'load-presence': () => runPresenceBench(),
   'load-cluster': runClusterMessagingBench,
+  'load-reconnect': () => runReconnectStormBench(),
 };
 
 /**
@@ -77,11 +84,27 @@ async function main(): Promise<void> {
       'Each table compares against a peer measured in the same run.',
     '',
   ].join('\n');
+  const out = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
   if (wanted.length === 0) {
-    const out = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
     await writeFile(out, `${header}\n${sections.join('\n\n')}\n`);
     console.error(`wrote ${out}`);
+  } else if (process.env.BENCH_UPDATE === '1') {
+    // BENCH_UPDATE=1 pnpm bench <suite…>: replace those sections of RESULTS.md (matched by title), keep the rest.
+    await writeFile(out, updateSections(await readFile(out, 'utf8'), sections));
+    console.error(`updated ${names.length} section(s) of ${out}`);
   }
+}
+
+/** `existing` with each of `sections` put in place of the section of the same `## ` title, or appended. */
+function updateSections(existing: string, sections: readonly string[]): string {
+  const parts = existing.split(/\n(?=## )/);
+  for (const section of sections) {
+    const title = section.slice(0, section.indexOf('\n'));
+    const at = parts.findIndex((p) => p.startsWith(`${title}\n`));
+    if (at === -1) parts.push(`${section}\n`);
+    else parts[at] = `${section}\n`;
+  }
+  return parts.join('\n');
 }
 
 await main();

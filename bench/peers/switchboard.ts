@@ -14,6 +14,7 @@ import {
   waitForPort,
   writeFile,
   type PeerSpec,
+  tlsNote,
   writeRosters,
 } from './peer.js';
 
@@ -68,6 +69,8 @@ export const switchboard: PeerSpec = {
             host: '127.0.0.1',
             ports: { starttls: port, directTls: tlsPort, http: httpPort },
             tls: { keyFile: TLS_KEY, certFile: TLS_CERT },
+            // RFC 6120 §5.3.1: STARTTLS offered without <required/>, SASL allowed on plain TCP.
+            ...(options.allowPlaintextAuth === true ? { requireTls: false } : {}),
             registration: { enabled: false },
             limits: {
               stanzasPerSecond: big,
@@ -80,6 +83,8 @@ export const switchboard: PeerSpec = {
           ops: { port: opsPort, host: '127.0.0.1' },
           // Like the other servers here (no mod_mam): the message archive off.
           router: { mam: { defaultMode: 'never' } },
+          // No file server on a fixed port next to the other servers under test.
+          upload: { enabled: false },
         },
         null,
         2,
@@ -116,7 +121,7 @@ export const switchboard: PeerSpec = {
       target: { host: '127.0.0.1', port, domain: DOMAIN },
       pids: [child.pid!],
       notes:
-        `embedded mode (in-process bus, SQLite), SCRAM ${SCRAM_ITERATIONS} iterations, STARTTLS required, ` +
+        `embedded mode (in-process bus, SQLite), SCRAM ${SCRAM_ITERATIONS} iterations, ${tlsNote(options)}, ` +
         'per-connection rate limits and per-IP connection cap raised, message archive off (as ejabberd and ' +
         'Prosody run without mod_mam), log level warn',
       async stop() {
