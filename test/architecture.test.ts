@@ -16,6 +16,7 @@ const LAYERS: Record<string, number> = {
   bus: 2,
   store: 2,
   kit: 3,
+  component: 4,
 };
 
 interface Unit {

@@ -12,7 +12,7 @@ import { build, type SmsGatewayApp } from '../../services/sms-gateway/src/app.js
 import { TestProvider } from '../../services/sms-gateway/src/core/test/test-provider.js';
 import { createMemoryQueue } from '../../services/sms-gateway/src/queue/memory.js';
 import { openSqliteRegistrations } from '../../services/sms-gateway/src/registrations/sqlite.js';
-import { componentTransport } from '../../services/sms-gateway/src/transports/component.js';
+import { componentTransport } from '../../services/sms-gateway/src/transports/index.js';
 
 const DOMAIN = 'sms.localhost';
 const SECRET = 'sms-shared-secret';

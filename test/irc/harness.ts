@@ -12,8 +12,8 @@ import { build as buildGateway, type IrcGatewayApp } from '../../services/irc-ga
 import { toIrcGatewayConfig, ircGatewaySettingsSchema } from '../../services/irc-gateway/src/config.js';
 import { openSqliteMemberships } from '../../services/irc-gateway/src/persistence/sqlite.js';
 import type { Memberships } from '../../services/irc-gateway/src/persistence/memberships.js';
-import { busTransport } from '../../services/irc-gateway/src/transports/bus.js';
-import type { Transport } from '../../services/irc-gateway/src/transports/transport.js';
+import { busTransport } from '../../services/irc-gateway/src/transports/index.js';
+import type { Transport } from '../../services/irc-gateway/src/transports/index.js';
 import { Inbox, ROOT } from '../e2e/deployments.js';
 
 export { Inbox } from '../e2e/deployments.js';

@@ -9,7 +9,7 @@ import type { IrcGatewayApp } from '../../services/irc-gateway/src/app.js';
 import type { Memberships } from '../../services/irc-gateway/src/persistence/memberships.js';
 import { IrcPeer } from '../../services/irc-gateway/src/irc/test/irc-peer.js';
 import { startNgircd, type Ngircd } from '../../services/irc-gateway/src/irc/test/ngircd.js';
-import { componentTransport } from '../../services/irc-gateway/src/transports/component.js';
+import { componentTransport } from '../../services/irc-gateway/src/transports/index.js';
 import { startProsody, type Prosody } from '../sms/prosody.js';
 import {
   DOMAIN,

@@ -17,7 +17,7 @@ import type { Registrations } from '../../services/sms-gateway/src/registrations
 import type { RoomsConfig } from '../../services/sms-gateway/src/config.js';
 import { openSqliteRoomMemberships } from '../../services/sms-gateway/src/rooms/sqlite.js';
 import { openSqliteRegistrations } from '../../services/sms-gateway/src/registrations/sqlite.js';
-import type { Transport } from '../../services/sms-gateway/src/transports/transport.js';
+import type { Transport } from '../../services/sms-gateway/src/transports/index.js';
 import { Inbox, ROOT } from '../e2e/deployments.js';
 
 export { Inbox } from '../e2e/deployments.js';

@@ -5,7 +5,7 @@ import { xml } from '@xmpp/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSmppProvider } from '../../services/sms-gateway/src/providers/smpp.js';
 import { TestSmsc, type ReceivedPdu } from '../../services/sms-gateway/src/providers/test/smsc.js';
-import { componentTransport } from '../../services/sms-gateway/src/transports/component.js';
+import { componentTransport } from '../../services/sms-gateway/src/transports/index.js';
 import {
   DOMAIN,
   NS_RECEIPTS,

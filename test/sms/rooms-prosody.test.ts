@@ -12,7 +12,7 @@ import { DEFAULT_KEYWORD_REPLIES } from '../../services/sms-gateway/src/core/key
 import { createSmppProvider } from '../../services/sms-gateway/src/providers/smpp.js';
 import { TestSmsc } from '../../services/sms-gateway/src/providers/test/smsc.js';
 import { openSqliteRoomMemberships } from '../../services/sms-gateway/src/rooms/sqlite.js';
-import { componentTransport } from '../../services/sms-gateway/src/transports/component.js';
+import { componentTransport } from '../../services/sms-gateway/src/transports/index.js';
 import {
   SMS_DOMAIN,
   isChatFrom,

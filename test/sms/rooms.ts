@@ -6,7 +6,7 @@ import { Inbox as ItemInbox } from '@switchboard/testkit';
 import type { Element as GatewayElement } from '@switchboard/xml';
 import { decodeGsm7 } from '../../services/sms-gateway/src/sms/encoding.js';
 import type { TestSmsc, ReceivedPdu } from '../../services/sms-gateway/src/providers/test/smsc.js';
-import type { Transport } from '../../services/sms-gateway/src/transports/transport.js';
+import type { Transport } from '../../services/sms-gateway/src/transports/index.js';
 import type { User } from './harness.js';
 
 export const NS_MUC = 'http://jabber.org/protocol/muc';

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_KEYWORD_REPLIES } from '../../services/sms-gateway/src/core/keywords.js';
 import { createSmppProvider } from '../../services/sms-gateway/src/providers/smpp.js';
 import { TestSmsc, type ReceivedPdu } from '../../services/sms-gateway/src/providers/test/smsc.js';
-import { busTransport } from '../../services/sms-gateway/src/transports/bus.js';
+import { busTransport } from '../../services/sms-gateway/src/transports/index.js';
 import {
   NS_RECEIPTS,
   SMS_DOMAIN,

@@ -7,7 +7,7 @@ import { xml } from '@xmpp/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTwilioProvider } from '../../services/sms-gateway/src/providers/twilio.js';
 import { FakeTwilio } from '../../services/sms-gateway/src/providers/test/fake-twilio.js';
-import { componentTransport } from '../../services/sms-gateway/src/transports/component.js';
+import { componentTransport } from '../../services/sms-gateway/src/transports/index.js';
 import {
   COMPONENT_SECRET,
   NS_RECEIPTS,

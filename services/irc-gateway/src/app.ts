@@ -4,7 +4,7 @@ import type { IrcGatewayConfig } from './config.js';
 import type { ReplicaSet } from './cluster/ownership.js';
 import { IrcGateway } from './core/gateway.js';
 import type { Memberships } from './persistence/memberships.js';
-import type { Transport } from './transports/transport.js';
+import type { Transport } from './transports/index.js';
 
 export type { IrcGatewayConfig } from './config.js';
 export {

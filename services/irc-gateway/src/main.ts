@@ -9,10 +9,8 @@ import { ircGatewayConfigSchema, toIrcGatewayConfig } from './config.js';
 import type { Memberships } from './persistence/memberships.js';
 import { createRedisMemberships } from './persistence/redis.js';
 import { openSqliteMemberships } from './persistence/sqlite.js';
-import { busTransport } from './transports/bus.js';
-import { componentTransport } from './transports/component.js';
+import { busTransport, componentTransport, type Transport } from './transports/index.js';
 import { shardedBusTransport } from './transports/sharded-bus.js';
-import type { Transport } from './transports/transport.js';
 
 // The irc-gateway process. Config is read here and only here (ARCHITECTURE.md, "Configuration").
 const file = bootConfig(ircGatewayConfigSchema);

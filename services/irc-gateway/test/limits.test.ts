@@ -8,7 +8,7 @@ import { ircGatewaySettingsSchema, toIrcGatewayConfig } from '../src/config.js';
 import { startNgircd, type Ngircd } from '../src/irc/test/ngircd.js';
 import type { Memberships } from '../src/persistence/memberships.js';
 import { openSqliteMemberships } from '../src/persistence/sqlite.js';
-import type { Transport } from '../src/transports/transport.js';
+import type { Transport } from '../src/transports/index.js';
 
 const ROOM = '#limits%127.0.0.1@irc.localhost';
 const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';

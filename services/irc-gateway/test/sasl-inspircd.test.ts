@@ -14,7 +14,7 @@ import { IrcPeer } from '../src/irc/test/irc-peer.js';
 import { startInspircd, type Inspircd } from '../src/irc/test/inspircd.js';
 import type { Memberships } from '../src/persistence/memberships.js';
 import { openSqliteMemberships } from '../src/persistence/sqlite.js';
-import type { Transport } from '../src/transports/transport.js';
+import type { Transport } from '../src/transports/index.js';
 
 const TLS_DIR = join(import.meta.dirname, '../../../test/fixtures/tls');
 const CERT_FILE = join(TLS_DIR, 'server.pem');

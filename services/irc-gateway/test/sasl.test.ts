@@ -16,7 +16,7 @@ import { build, type IrcGatewayApp } from '../src/app.js';
 import { ircGatewaySettingsSchema, toIrcGatewayConfig } from '../src/config.js';
 import type { Memberships } from '../src/persistence/memberships.js';
 import { openSqliteMemberships } from '../src/persistence/sqlite.js';
-import type { Transport } from '../src/transports/transport.js';
+import type { Transport } from '../src/transports/index.js';
 
 const TLS_DIR = join(import.meta.dirname, '../../../test/fixtures/tls');
 const CERT_FILE = join(TLS_DIR, 'server.pem');

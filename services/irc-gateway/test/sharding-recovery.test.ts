@@ -17,7 +17,7 @@ import { IrcPeer } from '../src/irc/test/irc-peer.js';
 import { startNgircd, type Ngircd } from '../src/irc/test/ngircd.js';
 import { createRedisMemberships } from '../src/persistence/redis.js';
 import { replicaStream, shardedBusTransport } from '../src/transports/sharded-bus.js';
-import type { Transport } from '../src/transports/transport.js';
+import type { Transport } from '../src/transports/index.js';
 
 const DOMAIN = 'irc.localhost';
 const ROOM = `#hand%127.0.0.1@${DOMAIN}`;

@@ -3,7 +3,7 @@ import type { Element } from '@switchboard/xml';
 import type { MucConfig } from './config.js';
 import { MucService } from './room/service.js';
 import type { MucStorage } from './storage/storage.js';
-import type { Incoming, Transport } from './transports/transport.js';
+import type { Incoming, Transport } from './transports/index.js';
 
 export {
   mucConfigSchema,

@@ -9,9 +9,7 @@ import { mucConfigSchema, toMucConfig } from './config.js';
 import { createRedisMucStorage } from './storage/redis.js';
 import { openSqliteMucStorage } from './storage/sqlite.js';
 import type { MucStorage } from './storage/storage.js';
-import { busTransport } from './transports/bus.js';
-import { componentTransport } from './transports/component.js';
-import type { Transport } from './transports/transport.js';
+import { busTransport, componentTransport, type Transport } from './transports/index.js';
 
 // The muc process. Config is read here and only here (ARCHITECTURE.md, "Configuration").
 const file = bootConfig(mucConfigSchema);

@@ -13,7 +13,7 @@ import { RoomBridge } from './rooms/bridge.js';
 import type { RoomMemberships } from './rooms/memberships.js';
 import { openSqliteRoomMemberships } from './rooms/sqlite.js';
 import { planSegments } from './sms/encoding.js';
-import type { Incoming, Transport } from './transports/transport.js';
+import type { Incoming, Transport } from './transports/index.js';
 
 export type { RoomsConfig, SmsGatewayConfig } from './config.js';
 export {

@@ -16,9 +16,7 @@ import { openSqliteRegistrations } from './registrations/sqlite.js';
 import type { RoomMemberships } from './rooms/memberships.js';
 import { createRedisRoomMemberships } from './rooms/redis.js';
 import { openSqliteRoomMemberships } from './rooms/sqlite.js';
-import { busTransport } from './transports/bus.js';
-import { componentTransport } from './transports/component.js';
-import type { Transport } from './transports/transport.js';
+import { busTransport, componentTransport, type Transport } from './transports/index.js';
 
 // The sms-gateway process. Config is read here and only here (ARCHITECTURE.md, "Configuration").
 const file = bootConfig(

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { StanzaError, errorReply } from '@switchboard/component';
 import { tryParseJid, type Jid } from '@switchboard/jid';
 import type { Logger } from '@switchboard/kit';
 import { xml, type Element } from '@switchboard/xml';
@@ -6,11 +7,10 @@ import { channelJid, isNick, parseLocal, serverJid, userJid, type IrcAddress } f
 import { styledToIrc } from '../irc/styling.js';
 import { meAction } from '../irc/text.js';
 import type { Membership, Memberships, ServerSettings } from '../persistence/memberships.js';
-import type { Transport } from '../transports/transport.js';
+import type { Transport } from '../transports/index.js';
 import type { ConnectionLeases } from '../cluster/ownership.js';
 import { NS_CONFERENCE, NS_MUC, NS_MUC_ADMIN, NS_MUC_USER } from './muc.js';
 import { IrcSession, type ServerConnection, type SessionTuning } from './session.js';
-import { StanzaError, errorReply } from './stanza-error.js';
 
 const NS_DISCO_INFO = 'http://jabber.org/protocol/disco#info';
 const NS_DISCO_ITEMS = 'http://jabber.org/protocol/disco#items';
@@ -166,7 +166,9 @@ export class IrcGateway {
       const type = el.attrs['type'];
       if (type === 'error' || type === 'result' || (el.name === 'presence' && type === 'unavailable')) return;
       this.send(
-        errorReply(el, error instanceof StanzaError ? error : new StanzaError('internal-server-error')),
+        errorReply(el, error instanceof StanzaError ? error : new StanzaError('internal-server-error'), {
+          mucJoin: true,
+        }),
       );
     }
   }

@@ -4,6 +4,7 @@ import irc, {
   type MessageEvent,
   type UserlistMember,
 } from 'irc-framework';
+import { StanzaError, type StanzaErrorCondition } from '@switchboard/component';
 import type { Logger } from '@switchboard/kit';
 import { xml, type Element } from '@switchboard/xml';
 import { channelJid, userJid } from '../address.js';
@@ -20,7 +21,6 @@ import {
   subjectMessage,
   type OccupantPresence,
 } from './muc.js';
-import { StanzaError, type StanzaErrorCondition } from './stanza-error.js';
 
 /** How to reach one IRC server, from the gateway config and the user's settings. */
 export interface ServerConnection {

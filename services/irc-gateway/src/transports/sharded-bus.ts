@@ -1,10 +1,9 @@
 import type { BusEntry, Consumer } from '@switchboard/bus';
+import { decodeServiceEntry, type Transport } from '@switchboard/component';
 import { bareJid } from '@switchboard/jid';
-import { EnvelopeError, Groups, Streams, decodeEnvelope, type Envelope } from '@switchboard/protocol';
-import { parseElement, type Element } from '@switchboard/xml';
+import { Groups, Streams } from '@switchboard/protocol';
 import { ownerOf, type ReplicaSet } from '../cluster/ownership.js';
 import { busTransport, type BusTransportOptions } from './bus.js';
-import type { Transport } from './transport.js';
 
 export interface ShardedBusTransportOptions extends Omit<BusTransportOptions, 'consumer'> {
   readonly replicas: ReplicaSet;
@@ -20,8 +19,6 @@ export interface ShardedBusTransportOptions extends Omit<BusTransportOptions, 'c
 /** The stream one replica reads the stanzas other replicas forward to it. */
 export const replicaStream = (domain: string, replica: string): string =>
   `${Streams.service(domain)}:replica:${replica}`;
-
-const KINDS: ReadonlySet<string> = new Set(['message', 'presence', 'iq']);
 
 /**
  * The cluster transport with connection ownership sharded across replicas:
@@ -50,21 +47,6 @@ export function shardedBusTransport(options: ShardedBusTransportOptions): Transp
   let stopped = false;
   /** Dead replicas whose streams this one reads, with when it first saw them dead. */
   const adopted = new Map<string, number>();
-
-  const decode = (entry: BusEntry): { envelope: Envelope; el: Element } | null => {
-    try {
-      const envelope = decodeEnvelope(entry.payload);
-      if (!KINDS.has(envelope.kind)) return null;
-      const el = parseElement(envelope.xml);
-      // The envelope's from is stamped by the edge; the stanza's own claim does not count.
-      el.attrs['from'] = envelope.from;
-      return { envelope, el };
-    } catch (error) {
-      if (!(error instanceof EnvelopeError) && !(error instanceof Error)) throw error;
-      logger.warn({ err: error, entryId: entry.id }, 'unreadable entry on the service stream');
-      return null;
-    }
-  };
 
   const streams = (): string[] => [
     Streams.service(domain),
@@ -124,7 +106,7 @@ export function shardedBusTransport(options: ShardedBusTransportOptions): Transp
       handle = async (entries) => {
         const forward: { stream: string; payload: string }[] = [];
         for (const entry of entries) {
-          const decoded = decode(entry);
+          const decoded = decodeServiceEntry(entry, logger);
           if (decoded === null) continue;
           if (entry.stream !== own) {
             const owner = ownerOf(bareJid(decoded.envelope.from), replicas.live());

@@ -13,7 +13,7 @@ import {
 } from '@switchboard/protocol';
 import { Inbox, startRedisServer, type RedisServer } from '@switchboard/testkit';
 import { xml, type Element } from '@switchboard/xml';
-import { busTransport } from './bus.js';
+import { busTransport } from './index.js';
 
 const DOMAIN = 'conference.example.com';
 const logger = createLogger({ service: 'muc-bus-test', level: 'silent' });

@@ -18,7 +18,7 @@ import { ProviderError } from '../providers/provider.js';
 import { createMemoryQueue } from '../queue/memory.js';
 import { openSqliteRegistrations } from '../registrations/sqlite.js';
 import type { Registrations, SentRecord } from '../registrations/registrations.js';
-import { busTransport } from '../transports/bus.js';
+import { busTransport } from '../transports/index.js';
 import { Inbox } from '@switchboard/testkit';
 import { TestProvider } from './test/test-provider.js';
 

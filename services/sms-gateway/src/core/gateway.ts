@@ -1,3 +1,4 @@
+import { StanzaError, errorReply } from '@switchboard/component';
 import { tryParseJid, type Jid } from '@switchboard/jid';
 import type { Logger } from '@switchboard/kit';
 import { xml, type Element } from '@switchboard/xml';
@@ -10,11 +11,10 @@ import {
 import type { FailedJob, OutboundJob, OutboundQueue } from '../queue/queue.js';
 import { NumberTakenError, type Registration, type Registrations } from '../registrations/registrations.js';
 import type { RoomBridge } from '../rooms/bridge.js';
-import type { Incoming, Transport } from '../transports/transport.js';
+import type { Incoming, Transport } from '../transports/index.js';
 import { DEFAULT_KEYWORD_REPLIES, keywordOf, type KeywordReplies } from './keywords.js';
 import type { GatewayMetrics } from './metrics.js';
 import { isE164, normalizeNumber } from './numbers.js';
-import { StanzaError, errorReply } from './stanza-error.js';
 
 /** How long, and how many, delivery reports wait for the send that they report on to be recorded. */
 const EARLY_REPORT_TTL_MS = 60_000;

@@ -9,7 +9,7 @@ import { DEFAULT_KEYWORD_REPLIES } from '../core/keywords.js';
 import { createMemoryQueue } from '../queue/memory.js';
 import { openSqliteRegistrations } from '../registrations/sqlite.js';
 import type { Registrations } from '../registrations/registrations.js';
-import type { Incoming, Transport } from '../transports/transport.js';
+import type { Incoming, Transport } from '../transports/index.js';
 import type { RoomMemberships } from './memberships.js';
 import { openSqliteRoomMemberships } from './sqlite.js';
 

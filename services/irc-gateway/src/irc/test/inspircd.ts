@@ -118,7 +118,12 @@ logfile "${join(dir, 'atheme.log')}" { error; info; network; };
     output += chunk.toString();
   };
   // Root in CI containers: InspIRCd refuses root unless told.
-  const ircd = run('inspircd', ['--config', join(dir, 'inspircd.conf'), '--nofork', '--runasroot'], dir, collect);
+  const ircd = run(
+    'inspircd',
+    ['--config', join(dir, 'inspircd.conf'), '--nofork', '--runasroot'],
+    dir,
+    collect,
+  );
   let services: Daemon | undefined;
   const stop = async (): Promise<void> => {
     services?.child.kill('SIGTERM');

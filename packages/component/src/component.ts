@@ -60,7 +60,7 @@ export function componentTransport(options: ComponentTransportOptions): Transpor
       });
       xmpp = entity;
       // @xmpp/component's iq callee answers every iq it has no route for with service-unavailable;
-      // the gateway answers its iqs itself, so the middleware chain is detached.
+      // the service answers its iqs itself, so the middleware chain is detached.
       for (const listener of entity.listeners('element')) entity.off('element', listener);
       // Without an 'error' listener the library's first error crashes the process.
       entity.on('error', (error) =>
@@ -85,7 +85,7 @@ export function componentTransport(options: ComponentTransportOptions): Transpor
       await entity.start();
     },
     async send(el) {
-      if (el.attrs['from'] === undefined) throw new Error('a gateway stanza needs from');
+      if (el.attrs['from'] === undefined) throw new Error('a component stanza needs from');
       if (buffer.length >= limit) {
         buffer.shift();
         logger.warn({ limit }, 'component outbound buffer full; oldest stanza dropped');

@@ -1,6 +1,6 @@
 import { xml, type Element } from '@switchboard/xml';
 
-/** The RFC 6120 §8.3.3 conditions the gateway uses. */
+/** The RFC 6120 §8.3.3 conditions the component services use. */
 export type StanzaErrorCondition =
   | 'bad-request'
   | 'conflict'
@@ -68,13 +68,22 @@ export class StanzaError extends Error {
   }
 }
 
+export interface ErrorReplyOptions {
+  /**
+   * Presence to the service is a MUC join (XEP-0045 §7.2.1): its error
+   * carries the MUC extension `<x xmlns='http://jabber.org/protocol/muc'/>` back.
+   */
+  readonly mucJoin?: boolean;
+}
+
 /** The error reply to `stanza` (RFC 6120 §8.2): addresses swapped, same id, type error. */
-export function errorReply(stanza: Element, error: StanzaError): Element {
+export function errorReply(stanza: Element, error: StanzaError, options: ErrorReplyOptions = {}): Element {
   return xml(
     stanza.name,
     { from: stanza.attrs['to'], to: stanza.attrs['from'], id: stanza.attrs['id'], type: 'error' },
-    // XEP-0045 §7.2.1: a join error carries the MUC extension back.
-    stanza.name === 'presence' ? xml('x', { xmlns: 'http://jabber.org/protocol/muc' }) : null,
+    options.mucJoin === true && stanza.name === 'presence'
+      ? xml('x', { xmlns: 'http://jabber.org/protocol/muc' })
+      : null,
     error.toElement(),
   );
 }
