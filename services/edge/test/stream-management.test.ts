@@ -178,6 +178,36 @@ describe('XEP-0198 stream management', () => {
     await again.closed;
   });
 
+  it('takes a count above the recorded one as stanzas a dying edge wrote but never recorded: nothing resent, counting goes on', async () => {
+    const { client, jid, user } = await login();
+    const session = await sessionOf(jid);
+    const id = await enable(client);
+    const first = message(jid, 'recorded');
+    await deliver(session.sessionId, jid, first.xml, first.id);
+    await client.next((el) => el.is('message') && el.getChildText('body') === 'recorded', 'first message');
+    client.destroy();
+    await client.closed;
+    await t.routes.waitFor(
+      (e) => e.kind === 'session-state' && e.type === 'detached' && e.sessionId === session.sessionId,
+      'session-state detached',
+    );
+    const again = await connect();
+    await authenticate(again, user);
+    // One more than the edge recorded: as after an edge killed between a write and its record.
+    again.send(`<resume xmlns='${SM}' previd='${id}' h='2'/>`);
+    await again.next((el) => el.is('resumed', SM), 'resumed');
+    const next = message(jid, 'after resume');
+    await deliver(session.sessionId, jid, next.xml, next.id);
+    await again.next((el) => el.is('message') && el.getChildText('body') === 'after resume', 'next message');
+    // The client's count goes on from its own h: 3 is right, not handled-count-too-high.
+    again.send(`<a xmlns='${SM}' h='3'/>`);
+    again.send(`<r xmlns='${SM}'/>`);
+    await again.next((el) => el.is('a', SM), 'a');
+    expect(again.count((el) => el.is('message'))).toBe(1);
+    again.send('</stream:stream>');
+    await again.closed;
+  });
+
   it('answers an unknown or ended session with item-not-found, and the inbound count when known', async () => {
     const user = `sm${++n}`;
     await t.createAccount(user, 'secret');

@@ -26,3 +26,8 @@ export function newlyAcked(h: number, acked: number, sent: number): number | nul
   const delta = (h - wireCount(acked) + WRAP) % WRAP;
   return delta > sent - acked ? null : delta;
 }
+
+/** How far the peer's `h` is past `acked`, counting across the wrap-around. */
+export function aheadOf(h: number, acked: number): number {
+  return (h - wireCount(acked) + WRAP) % WRAP;
+}

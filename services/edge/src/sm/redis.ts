@@ -51,6 +51,7 @@ return {'stored'}`);
 const UPDATE = new Script(`if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return 0 end
 if tonumber(ARGV[2]) > 0 then redis.call('LTRIM', KEYS[2], ARGV[2], -1) end
 redis.call('HSET', KEYS[1], 'acked', ARGV[3], 'in', ARGV[4])
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'sent', ARGV[6]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
 return 1`);
@@ -114,6 +115,7 @@ export function createRedisResumptionStore(redis: ResumptionRedis): ResumptionSt
         update.acked,
         update.inbound,
         Math.ceil(ttlMs),
+        update.sent === undefined ? '' : update.sent,
       ]);
     },
     async take(sessionId, bare, edgeId, ttlMs): Promise<TakeResult> {

@@ -46,6 +46,11 @@ export interface CounterUpdate {
   readonly trim: number;
   readonly acked: number;
   readonly inbound: number;
+  /**
+   * A new sent count, when it must move forward without pushes: on resume, the client counted
+   * stanzas the previous holder wrote but died before recording.
+   */
+  readonly sent?: number;
 }
 
 /**
@@ -133,6 +138,7 @@ export function createMemoryResumptionStore(now: () => number = Date.now): Resum
         entry.unacked.splice(0, update.trim);
         entry.acked = update.acked;
         entry.inbound = update.inbound;
+        if (update.sent !== undefined) entry.sent = update.sent;
         entry.expiresAt = now() + ttlMs;
       }
       return Promise.resolve();

@@ -27,7 +27,7 @@ import type { SlidingWindowLimit } from '../limits.js';
 import { TokenBucket } from '../limits.js';
 import type { EdgeMetrics } from '../metrics.js';
 import type { BatchPublisher } from '../publisher.js';
-import { SM_NS, newlyAcked, parseH, wireCount } from '../sm/counter.js';
+import { SM_NS, aheadOf, newlyAcked, parseH, wireCount } from '../sm/counter.js';
 import type { ResumptionStore, UnackedStanza } from '../sm/store.js';
 import {
   FAST_MECHANISMS,
@@ -1189,26 +1189,39 @@ export class ClientStream implements StreamSink {
       return { kind: 'failed', element: smFailed('item-not-found', taken.inbound) };
     }
     const state = taken.state;
-    // A bogus h acknowledges what the client can prove it has: everything unacked is resent.
-    const delta = newlyAcked(h, state.acked, state.sent) ?? 0;
+    let delta = newlyAcked(h, state.acked, state.sent);
+    let sent = state.sent;
+    if (delta === null) {
+      const ahead = aheadOf(h, state.acked);
+      if (ahead <= state.sent - state.acked + MAX_UNRECORDED) {
+        // The client counts more than was recorded: the previous edge wrote stanzas to the socket
+        // and died before recording them (one delivery batch at most). The client has them and all
+        // recorded before them: everything is acked, counting goes on from its h, nothing is resent.
+        delta = state.unacked.length;
+        sent = state.acked + ahead;
+      } else {
+        // A bogus h acknowledges what the client can prove it has: everything unacked is resent.
+        delta = 0;
+      }
+    }
     const previousKey = this.sessionId;
     this.sessionId = state.sessionId;
     this.full = parseJid(state.fullJid);
     this.sm = {
       epoch: state.epoch,
       inbound: state.inbound,
-      sent: state.sent,
-      acked: state.acked + delta,
+      sent,
+      acked: sent === state.sent ? state.acked + delta : sent,
       resumable: true,
       maxSeconds: this.ctx.config.streamManagement.maxResumeSeconds,
-      requestedAt: state.sent,
+      requestedAt: sent,
       lastWrite: Date.now(),
     };
     this.ctx.adoptSession(this, previousKey);
     // The router delivers to the edge that registered the session: tell it this one holds it now.
     if (state.previousEdgeId !== this.ctx.edgeId) this.publishSessionEvent('session-start');
     else this.publishSessionState('resumed');
-    this.persistCounters(delta);
+    this.persistCounters(delta, sent === state.sent ? undefined : sent);
     const element = xml('resumed', {
       xmlns: SM_NS,
       previd: state.sessionId,
@@ -1225,7 +1238,7 @@ export class ClientStream implements StreamSink {
       // XEP-0198 §5: what the client did not acknowledge goes out again, in order.
       for (const entry of state.unacked.slice(delta)) this.transport.sendElement(entry.xml);
       this.lastOutput = Date.now();
-      if (state.sent > state.acked + delta) this.requestAck();
+      if (sent > this.sm!.acked) this.requestAck();
       this.log.info(
         { jid: state.fullJid, from: state.previousEdgeId, resent: state.unacked.length - delta },
         'session resumed',
@@ -1253,9 +1266,9 @@ export class ClientStream implements StreamSink {
       this.requestAck();
   }
 
-  private persistCounters(trim: number): void {
+  private persistCounters(trim: number, sent?: number): void {
     const sm = this.sm!;
-    const update = { trim, acked: sm.acked, inbound: sm.inbound };
+    const update = { trim, acked: sm.acked, inbound: sm.inbound, ...(sent === undefined ? {} : { sent }) };
     const ttl = this.storeTtl();
     const epoch = sm.epoch;
     this.chain(() => this.ctx.resumption.update(this.sessionId, epoch, update, ttl));
@@ -1570,6 +1583,9 @@ function normalizedDomain(value: string): string | null {
 }
 
 /** XEP-0198 `<failed/>` with a stanza error condition, and the inbound count when known (§5). */
+/** Stanzas an edge may have written but not yet recorded when it died: far more than one delivery batch. */
+const MAX_UNRECORDED = 10_000;
+
 function smFailed(condition: string, h: number | null = null): Element {
   return xml(
     'failed',
