@@ -30,33 +30,38 @@ const suites: Record<string, () => Promise<BenchResult>> = {
 };
 
 /**
- * The 500-user messaging sweep for Switchboard's cluster mode (1 edge + 1 or 2 routers + Redis)
- * against the embedded process and ejabberd: what the Redis hop costs per message
+ * The 500-user messaging sweep for Switchboard's cluster mode (1 or 2 edges + 1 or 2 routers +
+ * Redis) against the embedded process and ejabberd: what the Redis hop costs per message
  * (ARCHITECTURE.md, "Performance budget" counts every process, Redis included).
  */
 function runClusterMessagingBench(): Promise<BenchResult> {
   const embedded = 'switchboard';
   const one = 'switchboard-cluster';
   const two = 'switchboard-cluster-2r';
+  // 2 edges + 1 router: users alternate between the edges (user i on edge i mod 2).
+  const twoEdges = 'switchboard-cluster-2e';
   return runMessagingBench({
     title: 'Cluster mode: 1:1 messaging (500 online users, rate sweep)',
-    peers: [embedded, 'ejabberd', one, two],
+    peers: [embedded, 'ejabberd', one, two, twoEdges],
     rates: [2000, 5000, 10_000, 15_000, 20_000],
     repeats: 2,
     ratios: [
       [one, embedded],
       [two, embedded],
       [two, one],
+      [twoEdges, one],
       [one, 'ejabberd'],
       [embedded, 'ejabberd'],
     ],
     note:
-      'Pinning: every process of a cluster (edge, routers, redis-server) shares CPU 0, as each other ' +
+      'Pinning: every process of a cluster (edges, routers, redis-server) shares CPU 0, as each other ' +
       'server does, and the generator keeps CPU 1. On this 2-core machine there is no third core, so ' +
-      '2 routers cannot add capacity here: the 1-vs-2-router rows measure what splitting the ' +
-      '64 partitions across two processes costs on the same CPU budget, not how the cluster scales ' +
-      'out. Giving the second router CPU 1 would take it from the generator and measure the two ' +
-      'fighting, so it is not done.',
+      'neither a second router nor a second edge can add capacity here: the 1-vs-2-router rows measure ' +
+      'what splitting the 64 partitions across two processes costs on the same CPU budget, and the ' +
+      '2-vs-1-edge rows (users alternate between the two edges, so about half the messages leave by ' +
+      'the other edge than the one they came in on) what splitting the connections across two edge ' +
+      'processes costs, not how the cluster scales out. Giving a second process CPU 1 would take it ' +
+      'from the generator and measure the two fighting, so it is not done.',
   });
 }
 

@@ -99,6 +99,12 @@ const textOf = (xml: string, tag: string): string => {
   return close < 0 ? '' : xml.slice(gt + 1, close);
 };
 
+/** An attribute of an element's start tag. */
+export function attrOf(xml: string, name: string): string | undefined {
+  const m = new RegExp(`\\s${name}=(['"])(.*?)\\1`).exec(xml.slice(0, xml.indexOf('>')));
+  return m?.[2];
+}
+
 export interface LoginOptions {
   readonly username: string;
   readonly password: string;
@@ -108,12 +114,41 @@ export interface LoginOptions {
   /** Stop after registration instead of logging in. */
   readonly registerOnly?: boolean;
   readonly timeoutMs?: number;
+  /** XEP-0198: enable resumable stream management after login (`<enable resume='true'/>`). */
+  readonly streamManagement?: boolean;
+  /**
+   * XEP-0198 §5: resume this session instead of binding a resource. `h` is the count of stanzas
+   * the client handled on the old stream; counting goes on from it.
+   */
+  readonly resume?: { readonly previd: string; readonly h: number };
+  /**
+   * false: authenticate on the plain TCP stream, skipping STARTTLS (the server must allow SASL
+   * without TLS: RFC 6120 §5.3.1 lets it offer STARTTLS without `<required/>`). Default true.
+   */
+  readonly tls?: boolean;
+}
+
+const SM_NS = 'urn:xmpp:sm:3';
+
+/** The server answered `<resume/>` with `<failed/>` (XEP-0198 §5): the session is gone. */
+export class ResumeFailedError extends Error {
+  override readonly name = 'ResumeFailedError';
 }
 
 export class BenchClient {
   /** Stanzas after login, as raw strings. */
   onStanza: ((xml: string) => void) | null = null;
   tlsInfo = '';
+  /** Called once when the connection is lost or the server closes the stream after login. */
+  onClose: ((err: Error) => void) | null = null;
+  /** XEP-0198 session id (`<enabled id>`), once stream management is on. */
+  smId: string | null = null;
+  /** XEP-0198 §5 `max` the server announced, in seconds. */
+  smMaxSeconds: number | null = null;
+  /** XEP-0198 §4: stanzas received since `<enabled/>` (or carried on from `<resume h>`), mod 2^32. */
+  inbound = 0;
+  private smActive = false;
+  private ackWaiters: (() => void)[] = [];
   private socket: Socket | TLSSocket;
   private readonly splitter: ElementSplitter;
   private readonly queue: string[] = [];
@@ -189,7 +224,63 @@ export class BenchClient {
     socket.on('close', () => this.fail(new XmppError('connection closed')));
   }
 
+  /** Hands stanzas to `handler` from now on, first those that arrived before it was set. */
+  listen(handler: (xml: string) => void): void {
+    this.onStanza = handler;
+    for (const xml of this.queue.splice(0)) handler(xml);
+  }
+
+  /**
+   * XEP-0198 §4: tells the server what this client has handled (`<a h/>`) and asks for its count
+   * (`<r/>`); resolves once the server's `<a/>` arrives, i.e. once it has processed the ack.
+   */
+  acknowledge(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.failure !== null) {
+        reject(this.failure);
+        return;
+      }
+      this.ackWaiters.push(resolve);
+      this.socket.write(`<a xmlns='${SM_NS}' h='${this.inbound}'/><r xmlns='${SM_NS}'/>`);
+    });
+  }
+
+  /** XEP-0198 bookkeeping before a stanza or nonza goes to the caller; true when it is consumed here. */
+  private streamManagement(xml: string): boolean {
+    if (this.smActive) {
+      const c1 = xml.charCodeAt(1);
+      // <message, <presence, <iq: stanzas count (§4); <r/> and <a/> are answered/consumed here.
+      if (c1 === 109 || c1 === 112 || c1 === 105) {
+        if (xml.startsWith('<message') || xml.startsWith('<presence') || xml.startsWith('<iq')) {
+          this.inbound = (this.inbound + 1) % 2 ** 32;
+          return false;
+        }
+      }
+      if (xml.startsWith('<r ') || xml.startsWith('<r/') || xml.startsWith('<r>')) {
+        this.socket.write(`<a xmlns='${SM_NS}' h='${this.inbound}'/>`);
+        return true;
+      }
+      if (xml.startsWith('<a ') || xml.startsWith('<a/')) {
+        for (const w of this.ackWaiters.splice(0)) w();
+        return true;
+      }
+      return false;
+    }
+    if (xml.startsWith('<enabled') || xml.startsWith('<resumed')) {
+      this.smActive = true;
+      // Counting starts at <enabled/> (§4), or goes on from the h sent in <resume/> (§5).
+      if (xml.startsWith('<enabled')) {
+        this.inbound = 0;
+        this.smId = attrOf(xml, 'id') ?? null;
+      }
+      const max = attrOf(xml, 'max');
+      if (max !== undefined) this.smMaxSeconds = Number(max);
+    }
+    return false;
+  }
+
   private deliver(xml: string): void {
+    if (this.streamManagement(xml)) return;
     if (this.onStanza !== null) {
       this.onStanza(xml);
       return;
@@ -211,6 +302,8 @@ export class BenchClient {
     const w = this.waiter;
     this.waiter = null;
     w?.reject(err);
+    this.ackWaiters = [];
+    this.onClose?.(err);
   }
 
   private next(): Promise<string> {
@@ -242,22 +335,28 @@ export class BenchClient {
     const raw = this.socket;
     this.openStream();
     await this.expect('<stream:features', 'features');
-    raw.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-    await this.expect('<proceed', 'starttls');
-    raw.removeAllListeners('data');
-    raw.removeAllListeners('error');
-    raw.removeAllListeners('close');
-    const secure = tlsConnect({ socket: raw, servername: this.target.domain, rejectUnauthorized: false });
-    this.socket = secure;
-    this.attach(secure);
-    await new Promise<void>((resolve, reject) => {
-      secure.once('secureConnect', resolve);
-      secure.once('error', reject);
-    });
-    const cipher = secure.getCipher();
-    this.tlsInfo = `${secure.getProtocol() ?? '?'} ${cipher.name}`;
-    this.openStream();
-    await this.expect('<stream:features', 'features after TLS');
+    // `secure` is the stream SASL and everything after it go over: the TLS socket, or `raw` without TLS.
+    let secure: Socket | TLSSocket = raw;
+    if (options.tls === false) this.tlsInfo = 'no TLS';
+    else {
+      raw.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+      await this.expect('<proceed', 'starttls');
+      raw.removeAllListeners('data');
+      raw.removeAllListeners('error');
+      raw.removeAllListeners('close');
+      const tls = tlsConnect({ socket: raw, servername: this.target.domain, rejectUnauthorized: false });
+      secure = tls;
+      this.socket = tls;
+      this.attach(tls);
+      await new Promise<void>((resolve, reject) => {
+        tls.once('secureConnect', resolve);
+        tls.once('error', reject);
+      });
+      const cipher = tls.getCipher();
+      this.tlsInfo = `${tls.getProtocol() ?? '?'} ${cipher.name}`;
+      this.openStream();
+      await this.expect('<stream:features', 'features after TLS');
+    }
 
     if (options.register === true) {
       secure.write(
@@ -284,6 +383,17 @@ export class BenchClient {
 
     this.openStream();
     const features = await this.expect('<stream:features', 'features after SASL');
+    if (options.resume !== undefined) {
+      // XEP-0198 §5: after authentication, instead of binding.
+      if (!features.includes(SM_NS)) throw new XmppError('no stream management offered after SASL');
+      this.inbound = options.resume.h;
+      this.smId = options.resume.previd;
+      secure.write(`<resume xmlns='${SM_NS}' previd='${options.resume.previd}' h='${options.resume.h}'/>`);
+      const answer = await this.next();
+      if (answer.startsWith('<failed')) throw new ResumeFailedError(`resume failed: ${answer.slice(0, 300)}`);
+      if (!answer.startsWith('<resumed')) throw new XmppError(`resume: got ${answer.slice(0, 300)}`);
+      return;
+    }
     secure.write(
       `<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${options.resource ?? 'bench'}</resource></bind></iq>`,
     );
@@ -303,6 +413,19 @@ export class BenchClient {
       if (xml.startsWith('<iq') && xml.includes('roster1')) {
         if (!/type=['"]result['"]/.test(xml)) throw new XmppError(`roster get failed: ${xml.slice(0, 300)}`);
         break;
+      }
+    }
+    if (options.streamManagement === true) {
+      secure.write(`<enable xmlns='${SM_NS}' resume='true'/>`);
+      for (;;) {
+        const xml = await this.next();
+        if (xml.startsWith('<failed')) throw new XmppError(`enable failed: ${xml.slice(0, 300)}`);
+        if (xml.startsWith('<enabled')) {
+          if (attrOf(xml, 'resume') !== 'true' && attrOf(xml, 'resume') !== '1') {
+            throw new XmppError(`stream management enabled without resumption: ${xml.slice(0, 300)}`);
+          }
+          break;
+        }
       }
     }
   }

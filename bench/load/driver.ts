@@ -5,6 +5,8 @@ import type {
   GeneratorRequest,
   LoginResult,
   MessagingResult,
+  StormPrepared,
+  StormResult,
   WindowEvent,
 } from './generator.js';
 
@@ -12,7 +14,13 @@ type Reply<R extends GeneratorRequest> = R['op'] extends 'messaging' | 'presence
   ? MessagingResult
   : R['op'] extends 'close-all'
     ? { closed: number }
-    : LoginResult;
+    : R['op'] extends 'storm-prepare'
+      ? StormPrepared
+      : R['op'] extends 'storm-arm'
+        ? { rounds: number }
+        : R['op'] extends 'storm-finish'
+          ? StormResult
+          : LoginResult;
 
 /** The parent's handle on a forked generator process. */
 export class Generator {

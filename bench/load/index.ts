@@ -3,10 +3,12 @@ export {
   runLoginBench,
   runMessagingBench,
   runPresenceBench,
+  runReconnectStormBench,
   type BenchReport,
   type CommonOptions,
   type IdleOptions,
   type LoginOptions,
   type MessagingOptions,
   type PresenceOptions,
+  type ReconnectStormOptions,
 } from './scenarios.js';

@@ -5,16 +5,21 @@
  * Run alone: node --import tsx bench/load/scenarios.ts [idle|login|messaging ...]
  */
 import { execFileSync } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
 import { cpus } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Generator } from './driver.js';
-import type { MessagingResult, WindowEvent } from './generator.js';
+import type { MessagingResult, StormResult, UsersSpec, WindowEvent } from './generator.js';
 import { sampleTree, type TreeSample } from './proc-stats.js';
 import { measureNodeTlsFloor } from './tls-floor.js';
 import { ejabberd } from '../peers/ejabberd.js';
 import { prosody } from '../peers/prosody.js';
 import { switchboard } from '../peers/switchboard.js';
-import { switchboardCluster } from '../peers/switchboard-cluster.js';
+import {
+  startSwitchboardCluster,
+  switchboardCluster,
+  type RunningCluster,
+} from '../peers/switchboard-cluster.js';
 import type { PeerSpec, RunningPeer } from '../peers/peer.js';
 
 export interface BenchReport {
@@ -26,7 +31,8 @@ export interface BenchReport {
 export interface CommonOptions {
   /**
    * Peers to run, by name (case-insensitive), run in this order: 'switchboard', 'ejabberd', 'prosody',
-   * 'switchboard-cluster' (1 edge + 1 router + Redis), 'switchboard-cluster-2r' (2 routers).
+   * 'switchboard-cluster' (1 edge + 1 router + Redis), 'switchboard-cluster-2r' (2 routers),
+   * 'switchboard-cluster-2e' (2 edges + 1 router; users alternate between the edges).
    * Default: switchboard, ejabberd and prosody.
    */
   readonly peers?: readonly string[];
@@ -44,6 +50,11 @@ export interface LoginOptions extends CommonOptions {
   readonly concurrency?: number;
   /** Measured rounds after one warm-up round. */
   readonly rounds?: number;
+  /**
+   * Variants, in this order: true logs in through STARTTLS on servers that require it, false on
+   * plain TCP on servers started with SASL allowed without TLS. Default `[true, false]`.
+   */
+  readonly tls?: readonly boolean[];
 }
 
 export interface MessagingOptions extends CommonOptions {
@@ -72,6 +83,7 @@ const ALL_PEERS: readonly PeerSpec[] = [
   prosody,
   switchboardCluster(1),
   switchboardCluster(2),
+  switchboardCluster(1, { edges: 2, name: 'Switchboard-cluster-2e' }),
 ];
 const DEFAULT_PEERS = ['switchboard', 'ejabberd', 'prosody'];
 const SB = 'Switchboard';
@@ -105,12 +117,21 @@ interface PeerRun<T> {
   readonly skipped?: string;
 }
 
+/** Where a peer's users log in: spread over its entry points (a cluster's edges) when it has several. */
+function entryPoints(peer: RunningPeer): Pick<UsersSpec, 'target' | 'targets'> {
+  return peer.targets === undefined || peer.targets.length < 2
+    ? { target: peer.target }
+    : { target: peer.target, targets: peer.targets };
+}
+
 /** Starts a fresh generator and peer, runs `body`, stops both. */
 async function withPeers<T>(
   options: CommonOptions,
   accounts: number,
   body: (peer: RunningPeer, gen: Generator) => Promise<T>,
   contacts = 0,
+  /** Start each peer with SASL allowed without TLS (the login storm's no-TLS variant). */
+  plaintextAuth = false,
 ): Promise<{ runs: PeerRun<T>[]; pinNote: string }> {
   const pin = pinning(options);
   const wanted = (options.peers ?? DEFAULT_PEERS).map(key);
@@ -131,6 +152,7 @@ async function withPeers<T>(
         password: PASSWORD,
         contacts,
         ...(pin.server === undefined ? {} : { cpu: pin.server }),
+        ...(plaintextAuth ? { allowPlaintextAuth: true } : {}),
       });
       if ('skipped' in peer) {
         console.error(`  ${spec.name}: skipped: ${peer.skipped}`);
@@ -227,7 +249,7 @@ export async function runIdleBench(options: IdleOptions = {}): Promise<BenchRepo
     const before = sampleTree(peer.pids);
     const login = await gen.call({
       op: 'login',
-      target: peer.target,
+      ...entryPoints(peer),
       users: users(k),
       password: PASSWORD,
       concurrency: 50,
@@ -299,89 +321,191 @@ interface LoginRound {
   readonly p99: number;
   readonly generatorCpu: number;
   readonly failed: number;
+  /** What the client negotiated: e.g. `TLSv1.3 TLS_AES_256_GCM_SHA384`, or `no TLS`. */
+  readonly tls: string;
 }
 
-/** (b) M users log in as fast as the server lets them, `concurrency` logins in flight. */
+interface LoginVariant {
+  /** true: STARTTLS, servers require it; false: plain TCP, servers started with SASL allowed without TLS. */
+  readonly tls: boolean;
+  readonly runs: PeerRun<LoginRound[]>[];
+  readonly pinNote: string;
+}
+
+/** Warm-up round, then `rounds` measured rounds of `m` logins against one running peer. */
+async function loginRounds(
+  peer: RunningPeer,
+  gen: Generator,
+  m: number,
+  concurrency: number,
+  rounds: number,
+  tls: boolean,
+): Promise<LoginRound[]> {
+  const out: LoginRound[] = [];
+  // Round 0 warms the client's SCRAM SaltedPassword cache and the server; not reported.
+  for (let round = 0; round <= rounds; round++) {
+    const before = sampleTree(peer.pids);
+    const r = await gen.call({
+      op: 'login',
+      ...entryPoints(peer),
+      users: users(m),
+      password: PASSWORD,
+      concurrency,
+      ...(tls ? {} : { tls: false }),
+    });
+    const after = sampleTree(peer.pids);
+    await gen.call({ op: 'close-all' });
+    if (r.ok === 0) throw new Error(`no login succeeded: ${r.errors.join('; ')}`);
+    if (round > 0) {
+      out.push({
+        loginsPerSecond: r.ok / r.wallSeconds,
+        cpuMsPerLogin: ((after.cpuSeconds - before.cpuSeconds) * 1000) / r.ok,
+        p50: r.loginMsP50,
+        p99: r.loginMsP99,
+        generatorCpu: r.cpuSeconds / r.wallSeconds,
+        failed: r.failed,
+        tls: r.tls,
+      });
+    }
+    await sleep(1000);
+  }
+  return out;
+}
+
+/**
+ * (b) M users log in as fast as the server lets them, `concurrency` logins in flight: through
+ * STARTTLS on servers that require it, then on plain TCP on servers restarted with SASL allowed
+ * without TLS (issue: "SCRAM; with and without TLS").
+ */
 export async function runLoginBench(options: LoginOptions = {}): Promise<BenchReport> {
   const m = options.users ?? 1000;
   const concurrency = options.concurrency ?? 50;
   const rounds = options.rounds ?? 2;
-  const { runs, pinNote } = await withPeers<LoginRound[]>(options, m, async (peer, gen) => {
-    const out: LoginRound[] = [];
-    // Round 0 warms the client's SCRAM SaltedPassword cache and the server; not reported.
-    for (let round = 0; round <= rounds; round++) {
-      const before = sampleTree(peer.pids);
-      const r = await gen.call({
-        op: 'login',
-        target: peer.target,
-        users: users(m),
-        password: PASSWORD,
-        concurrency,
-      });
-      const after = sampleTree(peer.pids);
-      await gen.call({ op: 'close-all' });
-      if (r.ok === 0) throw new Error(`no login succeeded: ${r.errors.join('; ')}`);
-      if (round > 0) {
-        out.push({
-          loginsPerSecond: r.ok / r.wallSeconds,
-          cpuMsPerLogin: ((after.cpuSeconds - before.cpuSeconds) * 1000) / r.ok,
-          p50: r.loginMsP50,
-          p99: r.loginMsP99,
-          generatorCpu: r.cpuSeconds / r.wallSeconds,
-          failed: r.failed,
-        });
-      }
-      await sleep(1000);
-    }
-    return out;
-  });
+  const variants: LoginVariant[] = [];
+  for (const tls of options.tls ?? [true, false]) {
+    console.error(`  login storm ${tls ? 'through STARTTLS' : 'without TLS'}:`);
+    const { runs, pinNote } = await withPeers<LoginRound[]>(
+      options,
+      m,
+      (peer, gen) => loginRounds(peer, gen, m, concurrency, rounds, tls),
+      0,
+      !tls,
+    );
+    variants.push({ tls, runs, pinNote });
+  }
+  // The TLS variant keeps the keys it always had; the other one is under `no_tls`.
+  const prefix = (tls: boolean): string => (tls ? '' : 'no_tls.');
   const figures: Record<string, number> = {};
-  const med = (name: string, f: (r: LoginRound) => number): number | undefined => {
-    const r = runs.find((x) => x.name === name)?.result;
+  const med = (
+    variant: LoginVariant | undefined,
+    name: string,
+    f: (r: LoginRound) => number,
+  ): number | undefined => {
+    const r = variant?.runs.find((x) => x.name === name)?.result;
     return r === undefined ? undefined : median(r.map(f));
   };
-  const rows = runs.map((r) => {
-    const x = r.result;
-    if (x === undefined) return `| ${r.name} | skipped | | | | | |`;
-    figures[`login.${key(r.name)}.logins_per_second`] = median(x.map((y) => y.loginsPerSecond));
-    figures[`login.${key(r.name)}.cpu_ms_per_login`] = median(x.map((y) => y.cpuMsPerLogin));
-    return (
-      `| ${r.name} | **${range(x.map((y) => y.loginsPerSecond))}** | ${range(
-        x.map((y) => y.cpuMsPerLogin),
-        2,
-      )} | ` +
-      `${range(
-        x.map((y) => y.p50),
-        1,
-      )} | ${range(
-        x.map((y) => y.p99),
-        1,
-      )} | ${range(x.map((y) => y.generatorCpu * 100))}% | ${x.reduce((a, y) => a + y.failed, 0)} |`
+  const names = [...new Set(variants.flatMap((v) => v.runs.map((r) => r.name)))];
+  const rows: string[] = [];
+  for (const name of names) {
+    for (const v of variants) {
+      const r = v.runs.find((x) => x.name === name);
+      const label = v.tls ? 'STARTTLS' : 'no TLS';
+      const x = r?.result;
+      if (x === undefined) {
+        rows.push(`| ${name} | ${label} | skipped | | | | | |`);
+        continue;
+      }
+      const k = `login.${key(name)}.${prefix(v.tls)}`;
+      figures[`${k}logins_per_second`] = median(x.map((y) => y.loginsPerSecond));
+      figures[`${k}cpu_ms_per_login`] = median(x.map((y) => y.cpuMsPerLogin));
+      rows.push(
+        `| ${name} | ${label} | **${range(x.map((y) => y.loginsPerSecond))}** | ` +
+          `${range(
+            x.map((y) => y.cpuMsPerLogin),
+            2,
+          )} | ${range(
+            x.map((y) => y.p50),
+            1,
+          )} | ${range(
+            x.map((y) => y.p99),
+            1,
+          )} | ${range(x.map((y) => y.generatorCpu * 100))}% | ${x.reduce((a, y) => a + y.failed, 0)} |`,
+      );
+    }
+  }
+  const ratioBlock: string[] = [];
+  for (const v of variants) {
+    const p = prefix(v.tls);
+    const when = v.tls ? '' : ' without TLS';
+    ratioBlock.push(
+      ratioLines(
+        v.runs,
+        `Logins/s${when}`,
+        (n) => med(v, n, (r) => r.loginsPerSecond),
+        figures,
+        `login.${p}logins_per_second`,
+      ),
+      ratioLines(
+        v.runs,
+        `CPU per login${when}`,
+        (n) => med(v, n, (r) => r.cpuMsPerLogin),
+        figures,
+        `login.${p}cpu_ms_per_login`,
+      ),
     );
-  });
+  }
+  // What TLS costs each server: the same login with and without it, same server, same run.
+  const withTls = variants.find((v) => v.tls);
+  const without = variants.find((v) => !v.tls);
+  if (withTls !== undefined && without !== undefined) {
+    const cost: string[] = [];
+    for (const name of names) {
+      const cpuA = med(withTls, name, (r) => r.cpuMsPerLogin);
+      const cpuB = med(without, name, (r) => r.cpuMsPerLogin);
+      const rateA = med(withTls, name, (r) => r.loginsPerSecond);
+      const rateB = med(without, name, (r) => r.loginsPerSecond);
+      if (cpuA === undefined || cpuB === undefined || rateA === undefined || rateB === undefined) continue;
+      if (cpuB !== 0) figures[`login.${key(name)}.tls_vs_no_tls.cpu_ms_per_login`] = cpuA / cpuB;
+      if (rateB !== 0) figures[`login.${key(name)}.tls_vs_no_tls.logins_per_second`] = rateA / rateB;
+      cost.push(
+        `${name} ${ratio(cpuA, cpuB)} CPU per login (${cpuA >= cpuB ? '+' : '−'}${fmt(Math.abs(cpuA - cpuB), 2)} ms), ${ratio(rateA, rateB)} logins/s`,
+      );
+    }
+    if (cost.length > 0) ratioBlock.push(`STARTTLS / no TLS on the same server: ${cost.join('; ')}.`);
+  }
+  const first = variants[0];
+  const tlsSeen = withTls?.runs.flatMap((r) => r.result ?? []).find((x) => x.tls !== '')?.tls;
+  const otherSkips = variants
+    .slice(1)
+    .flatMap((v) =>
+      v.runs
+        .filter((r) => r.skipped !== undefined)
+        .map((r) => `- ${r.name} ${v.tls ? 'through STARTTLS' : 'without TLS'}: **${r.skipped ?? ''}**`),
+    );
   const markdown = [
-    header(runs, pinNote),
-    `${fmt(m)} accounts log in with ${concurrency} logins in flight (TCP connect, STARTTLS, TLS handshake, ` +
-      'SCRAM-SHA-1, bind, initial presence, roster get), then all disconnect; one warm-up round, then ' +
-      `${rounds} measured rounds: median (min–max).`,
+    first === undefined ? '' : header(first.runs, first.pinNote),
+    ...(otherSkips.length > 0 ? [...otherSkips, ''] : []),
+    `${fmt(m)} accounts log in with ${concurrency} logins in flight (TCP connect, STARTTLS, TLS handshake` +
+      `${tlsSeen === undefined ? '' : ` (${tlsSeen})`}, SCRAM-SHA-1, bind, initial presence, roster get), then ` +
+      `all disconnect; one warm-up round, then ${rounds} measured rounds: median (min–max).` +
+      (without === undefined
+        ? ''
+        : ' _No TLS_: the same sequence without STARTTLS and the handshake, SCRAM-SHA-1 on plain TCP, each ' +
+          'server restarted with STARTTLS offered but not required (Switchboard `edge.requireTls: false`, ' +
+          'ejabberd `starttls_required: false`, Prosody `c2s_require_encryption = false`; SCRAM needs no ' +
+          "`allow_unencrypted_plain_auth`, which only concerns PLAIN). The STARTTLS rows' figures keep their keys."),
     '',
-    '| server | logins/s | server CPU-ms per login | login p50 (ms) | login p99 (ms) | generator CPU | failed |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| server | TLS | logins/s | server CPU-ms per login | login p50 (ms) | login p99 (ms) | generator CPU | failed |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
     ...rows,
     '',
-    ratioLines(runs, 'Logins/s', (n) => med(n, (r) => r.loginsPerSecond), figures, 'login.logins_per_second'),
-    ratioLines(
-      runs,
-      'CPU per login',
-      (n) => med(n, (r) => r.cpuMsPerLogin),
-      figures,
-      'login.cpu_ms_per_login',
-    ),
+    ...ratioBlock.filter((l) => l !== ''),
     '',
     'The client caches SaltedPassword (RFC 5802 §5.1), so PBKDF2 runs on neither side during measured rounds; ' +
       'a generator near 100% means the figure is bounded by the client, not the server.',
   ].join('\n');
-  return { title: `Login storm (${fmt(m)} users)`, markdown, figures };
+  const both = variants.length > 1 ? ', with and without TLS' : '';
+  return { title: `Login storm (${fmt(m)} users${both})`, markdown, figures };
 }
 
 // ---------------------------------------------------------------- (c) 1:1 messaging
@@ -419,7 +543,7 @@ export async function runMessagingBench(options: MessagingOptions = {}): Promise
   const { runs, pinNote } = await withPeers<RatePoint[]>(options, n, async (peer, gen) => {
     const login = await gen.call({
       op: 'login',
-      target: peer.target,
+      ...entryPoints(peer),
       users: users(n),
       password: PASSWORD,
       concurrency: 50,
@@ -593,7 +717,7 @@ export async function runPresenceBench(options: PresenceOptions = {}): Promise<B
     async (peer, gen) => {
       const login = await gen.call({
         op: 'login',
-        target: peer.target,
+        ...entryPoints(peer),
         users: users(n),
         password: PASSWORD,
         concurrency: 50,
@@ -682,6 +806,204 @@ export async function runPresenceBench(options: PresenceOptions = {}): Promise<B
   };
 }
 
+// ---------------------------------------------------------------- (e) reconnect storm (XEP-0198)
+
+export interface ReconnectStormOptions {
+  /** Clients with resumable sessions on the edge that is killed (default 1,000). */
+  readonly clients?: number;
+  /** Logins in flight at once before the kill (default 50); the resumes after it all go at once. */
+  readonly concurrency?: number;
+  /** The sender sends one message to every client per round, every this many ms (default 250). */
+  readonly roundIntervalMs?: number;
+  /** Rounds go on being sent this long after every client has resumed (default 1,000 ms). */
+  readonly tailMs?: number;
+  /** Rounds sent before the kill, unacked on the wire or in the edge when it dies (default 500 ms). */
+  readonly preKillMs?: number;
+  /** The routers' `cluster.edgeTimeoutMs` (default 30 s: see the note in the report). */
+  readonly edgeTimeoutMs?: number;
+  readonly pin?: boolean;
+}
+
+/** Where losses and duplicates fell: per round, with the phase it was sent in. */
+function byRound(storm: StormResult): string {
+  const parts: string[] = [];
+  for (let k = 0; k < storm.rounds; k++) {
+    const lost = storm.lostByRound[k] ?? 0;
+    const dup = storm.duplicatesByRound[k] ?? 0;
+    if (lost + dup === 0) continue;
+    const phase =
+      k < storm.roundsBeforeKill
+        ? 'before the kill'
+        : k < storm.roundsBeforeKill + storm.roundsDuringOutage
+          ? 'during the outage'
+          : 'after all resumed';
+    parts.push(`round ${k} (${phase}): ${lost} lost, ${dup} duplicates`);
+  }
+  return parts.join('; ');
+}
+
+/** Nearest-rank percentile of an ascending array (generator.ts has the same; importing it would run its IPC loop here). */
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/**
+ * (e) A cluster edge holding `clients` resumable sessions is SIGKILLed; every client reconnects
+ * to the other edge at once and resumes (XEP-0198 §5) while a sender on that edge keeps writing
+ * to all of them. Switchboard only: see the note in the report.
+ */
+export async function runReconnectStormBench(options: ReconnectStormOptions = {}): Promise<BenchReport> {
+  const n = options.clients ?? 1000;
+  const concurrency = options.concurrency ?? 50;
+  const roundIntervalMs = options.roundIntervalMs ?? 250;
+  const tailMs = options.tailMs ?? 1000;
+  const preKillMs = options.preKillMs ?? 500;
+  const edgeTimeoutMs = options.edgeTimeoutMs ?? 30_000;
+  const pin = pinning(options);
+  const title = `Reconnect storm (${fmt(n)} resumable sessions, one edge killed)`;
+  const accounts = users(n + 1);
+  const senderName = accounts[n]!;
+  const gen = Generator.start(pin.generator);
+  let peer: RunningCluster | { readonly skipped: string } | undefined;
+  try {
+    console.error(`  Switchboard-cluster-2e: starting with ${n + 1} accounts…`);
+    peer = await startSwitchboardCluster(
+      'Switchboard-cluster-2e',
+      1,
+      { edges: 2, edgeTimeoutMs },
+      { users: accounts, password: PASSWORD, ...(pin.server === undefined ? {} : { cpu: pin.server }) },
+    );
+    if ('skipped' in peer) {
+      return { title, markdown: `- Switchboard cluster: **skipped** (${peer.skipped})`, figures: {} };
+    }
+    const [edgeA, edgeB] = peer.edges;
+    if (edgeA === undefined || edgeB === undefined) throw new Error('the cluster has fewer than 2 edges');
+    const login = await gen.call({
+      op: 'login',
+      target: edgeA.target,
+      users: accounts.slice(0, n),
+      password: PASSWORD,
+      concurrency,
+      streamManagement: true,
+    });
+    if (login.failed > 0) throw new Error(`${login.failed} logins failed: ${login.errors.join('; ')}`);
+    const prepared = await gen.call({
+      op: 'storm-prepare',
+      sender: { target: edgeB.target, username: senderName, password: PASSWORD },
+      timeoutMs: 60_000,
+    });
+    const survivors = peer.pids.filter((pid) => pid !== edgeA.pid);
+    await gen.call({
+      op: 'storm-arm',
+      resumeTarget: edgeB.target,
+      password: PASSWORD,
+      roundIntervalMs,
+      resumeTimeoutMs: 60_000,
+      attempts: 3,
+    });
+    await sleep(preKillMs);
+    const before = sampleTree(survivors);
+    const killedAt = performance.timeOrigin + performance.now();
+    await peer.killEdge(0);
+    let atResumed: TreeSample | undefined;
+    const storm = await gen.call(
+      {
+        op: 'storm-finish',
+        killedAt,
+        tailMs,
+        // Resumption works until the janitor declares the edge dead; then the sessions are ended.
+        resumeWaitMs: edgeTimeoutMs + 10_000,
+        // Deliveries queued for the dead edge are re-routed by the janitor (after edgeTimeoutMs).
+        deliveryTimeoutMs: edgeTimeoutMs + 30_000,
+      },
+      (e) => {
+        if (e === 'window-end') atResumed = sampleTree(survivors);
+      },
+    );
+    const after = sampleTree(survivors);
+    await gen.call({ op: 'close-all' });
+    const resumedSample = atResumed ?? after;
+    const stormCpu = resumedSample.cpuSeconds - before.cpuSeconds;
+    const resume = storm.resumeMs;
+    const allResumedMs = resume.length === 0 ? Number.NaN : resume[resume.length - 1]!;
+    const figures: Record<string, number> = {
+      'reconnect.clients': n,
+      'reconnect.resumed': storm.resumed,
+      'reconnect.failed': storm.failed,
+      'reconnect.unreachable': storm.unreachable,
+      'reconnect.resume_ms_p50': percentile(resume, 50),
+      'reconnect.resume_ms_p99': percentile(resume, 99),
+      'reconnect.resume_ms_max': allResumedMs,
+      'reconnect.messages': storm.messages,
+      'reconnect.lost': storm.lost,
+      'reconnect.duplicates': storm.duplicates,
+      'reconnect.dropped_after_resume': storm.droppedAfterResume,
+      'reconnect.all_delivered_ms': storm.allDeliveredMs,
+      'reconnect.cluster_cpu_s_storm': stormCpu,
+      'reconnect.cluster_cpu_ms_per_resume':
+        storm.resumed === 0 ? Number.NaN : (stormCpu * 1000) / storm.resumed,
+      'reconnect.cluster_rss_mib_after': resumedSample.rssBytes / 2 ** 20,
+    };
+    const markdown = [
+      `- ${peer.version}: ${peer.notes}`,
+      `- ${pin.note}`,
+      '',
+      `${fmt(n)} clients log in on edge A (${concurrency} in flight; STARTTLS, SCRAM-SHA-1, bind, presence, ` +
+        "roster get) and enable resumable stream management (XEP-0198 `<enable resume='true'/>`). A sender " +
+        'on edge B sends every client one message (round 0), which each client receives and acks ' +
+        "(`<a h/>`, then `<r/>` until the server's `<a/>`). Then the sender sends a numbered round (one chat " +
+        `message to each client's bare JID) every ${roundIntervalMs} ms; ${preKillMs} ms later edge A is ` +
+        'SIGKILLed. Each client, as soon as its connection drops, reconnects to edge B (all at once, no ' +
+        'backoff), authenticates and sends `<resume previd h/>` with its own count. Rounds go on until every ' +
+        `client has resumed, plus ${tailMs} ms; then the bench waits for every round to reach every client.`,
+      '',
+      '| clients | resumed | `<failed/>` | unreachable (retries) | resume p50 (ms) | p99 (ms) | all resumed after (ms) | noticed the drop p50/max (ms) |',
+      '|---:|---:|---:|---:|---:|---:|---:|---:|',
+      `| ${fmt(n)} | ${fmt(storm.resumed)} | ${fmt(storm.failed)} | ${fmt(storm.unreachable)} (${fmt(storm.retries)}) | ` +
+        `${fmt(percentile(resume, 50))} | ${fmt(percentile(resume, 99))} | **${fmt(allResumedMs)}** | ` +
+        `${fmt(storm.noticedMsP50)}/${fmt(storm.noticedMsMax)} |`,
+      '',
+      '| messages sent | rounds (during outage) | lost | duplicates (of acked round 0) | all delivered after (s) | error stanzas | resumed streams dropped (stream errors) |',
+      '|---:|---:|---:|---:|---:|---:|---:|',
+      `| ${fmt(storm.messages)} | ${storm.rounds} (${storm.roundsDuringOutage}) | **${fmt(storm.lost)}** | ` +
+        `${fmt(storm.duplicates)} (${fmt(storm.resentAfterAck)}) | ${fmt(storm.allDeliveredMs / 1000, 1)}` +
+        `${storm.deliveredInTime ? '' : ' (timed out)'} | ${fmt(storm.errorStanzas)} | ` +
+        `${fmt(storm.droppedAfterResume)} (${fmt(storm.streamErrors)}) |`,
+      '',
+      '| cluster CPU-s, kill → all resumed | CPU-ms per resume | RSS before kill (MiB) | RSS all resumed (MiB) | generator CPU (arm → all resumed) |',
+      '|---:|---:|---:|---:|---:|',
+      `| ${fmt(stormCpu, 2)} | ${fmt(figures['reconnect.cluster_cpu_ms_per_resume']!, 2)} | ` +
+        `${fmt(before.rssBytes / 2 ** 20, 1)} | ${fmt(resumedSample.rssBytes / 2 ** 20, 1)} | ` +
+        `${fmt((storm.generator.cpuSeconds / storm.generator.wallSeconds) * 100)}% |`,
+      '',
+      '_Resume_ times run from the SIGKILL to `<resumed/>` at the client, which includes noticing the drop, ' +
+        'TCP connect, STARTTLS, TLS and SCRAM on edge B. _Lost_ counts (client, round) pairs never received; ' +
+        '_duplicates_ count extra copies (a correct `h` on both sides means none). CPU and RSS are those of ' +
+        'the surviving processes (edge B, router, redis-server), read from /proc. ' +
+        `Round 0 took ${fmt(prepared.round0Ms)} ms to reach and be acked by all.`,
+      '',
+      'Switchboard only: resuming a session on a *different* server process needs the XEP-0198 state ' +
+        "outside the process that died (here in Redis); ejabberd's and Prosody's resumption state lives in " +
+        'the memory of the node that held the session (Prosody has mod_smacks on one process; ejabberd ' +
+        'clusters keep it node-local too), so there is no like-for-like peer and no ratio. ' +
+        `The router's edge timeout is ${fmt(edgeTimeoutMs / 1000)} s here (\`cluster.edgeTimeoutMs\`; ` +
+        'default 10 s, the compose file uses 5 s): resumption works until the janitor declares the dead edge ' +
+        'dead, so with 1,000 clients all reconnecting at once a short timeout would measure the janitor ' +
+        'racing the storm. Messages routed to the dead edge before its sessions resumed elsewhere wait in ' +
+        'its delivery stream until the janitor re-routes them, so _all delivered after_ follows the edge timeout.',
+      ...(storm.lost + storm.duplicates > 0 ? ['', `By round: ${byRound(storm)}.`] : []),
+      ...(storm.errors.length > 0
+        ? ['', `Errors (first ${storm.errors.length}): ${storm.errors.join('; ')}`]
+        : []),
+    ].join('\n');
+    return { title, markdown, figures };
+  } finally {
+    if (peer !== undefined && !('skipped' in peer)) await peer.stop();
+    await gen.stop();
+  }
+}
+
 // ---------------------------------------------------------------- standalone entry
 
 const SCENARIOS: Record<string, () => Promise<BenchReport>> = {
@@ -689,6 +1011,7 @@ const SCENARIOS: Record<string, () => Promise<BenchReport>> = {
   login: () => runLoginBench(),
   messaging: () => runMessagingBench(),
   presence: () => runPresenceBench(),
+  reconnect: () => runReconnectStormBench(),
 };
 
 async function main(): Promise<void> {

@@ -20,6 +20,7 @@ import {
   ringContacts,
   writeFile,
   type PeerSpec,
+  tlsNote,
 } from './peer.js';
 
 const DOMAIN = 'localhost';
@@ -150,7 +151,7 @@ listen:
     port: ${port}
     ip: "127.0.0.1"
     module: ejabberd_c2s
-    starttls_required: true
+    ${options.allowPlaintextAuth === true ? 'starttls: true\n    starttls_required: false' : 'starttls_required: true'}
     max_stanza_size: 262144
     shaper: none
     access: all
@@ -229,7 +230,7 @@ modules:
       pids: [child.pid!],
       notes:
         `internal (Mnesia) auth, SCRAM-SHA-1 ${SCRAM_ITERATIONS} iterations (ejabberd's fixed count), ` +
-        'STARTTLS required, shaper none, mod_offline off, loglevel warning, scheduler busy-wait off (+sbwt none) so CPU-s counts work',
+        `${tlsNote(options)}, shaper none, mod_offline off, loglevel warning, scheduler busy-wait off (+sbwt none) so CPU-s counts work`,
       async stop() {
         await stopTree(child, 15_000);
         removeDir(dir);

@@ -12,6 +12,11 @@ export interface RunningPeer {
   readonly name: string;
   readonly version: string;
   readonly target: Target;
+  /**
+   * Every client entry point when there are several (a cluster's edges, `target` among them): the
+   * scenarios spread their users over them (user i on `targets[i % n]`).
+   */
+  readonly targets?: readonly Target[];
   /** Root pids whose process trees are the server (descendants are found at each sample). */
   readonly pids: readonly number[];
   /** How it was configured, for the report. */
@@ -30,7 +35,16 @@ export interface PeerStartOptions {
    * in a ring (see {@link ringContacts}), written into the server's own storage before it starts.
    */
   readonly contacts?: number;
+  /**
+   * Let clients authenticate (SCRAM) on a plain TCP stream: STARTTLS offered but not required
+   * (RFC 6120 §5.3.1). Default false: STARTTLS required, as every peer runs otherwise.
+   */
+  readonly allowPlaintextAuth?: boolean;
 }
+
+/** How a peer's notes say whether TLS is required. */
+export const tlsNote = (options: PeerStartOptions): string =>
+  options.allowPlaintextAuth === true ? 'STARTTLS optional (SASL allowed without TLS)' : 'STARTTLS required';
 
 /** Indices of user `i`'s contacts in a ring of `n` users: the `contacts` nearest, half on each side. */
 export function ringContacts(i: number, n: number, contacts: number): number[] {

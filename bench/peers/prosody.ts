@@ -18,6 +18,7 @@ import {
   ringContacts,
   writeFile,
   type PeerSpec,
+  tlsNote,
 } from './peer.js';
 
 const DOMAIN = 'localhost';
@@ -98,7 +99,9 @@ https_ports = {}
 admin_socket = "${dir}/prosody.sock"
 modules_enabled = { "roster", "saslauth", "tls", "disco", "ping" }
 modules_disabled = { "s2s", "offline" }
-c2s_require_encryption = true
+-- false only for the no-TLS login variant; SCRAM needs no allow_unencrypted_plain_auth (that only
+-- lifts insecure_sasl_mechanisms, PLAIN and LOGIN).
+c2s_require_encryption = ${options.allowPlaintextAuth === true ? 'false' : 'true'}
 authentication = "internal_hashed"
 default_iteration_count = ${SCRAM_ITERATIONS}
 storage = "internal"
@@ -129,7 +132,7 @@ VirtualHost "${DOMAIN}"
       target: { host: '127.0.0.1', port, domain: DOMAIN },
       pids: [child.pid!],
       notes:
-        'internal_hashed accounts, SCRAM 4096 iterations, STARTTLS required, TCP_NODELAY (nagle = false), ' +
+        `internal_hashed accounts, SCRAM 4096 iterations, ${tlsNote(options)}, TCP_NODELAY (nagle = false), ` +
         'no mod_limits, s2s and offline off, log at error to file',
       async stop() {
         await stopTree(child);
