@@ -153,6 +153,8 @@ listen:
     module: ejabberd_c2s
     ${options.allowPlaintextAuth === true ? 'starttls: true\n    starttls_required: false' : 'starttls_required: true'}
     max_stanza_size: 262144
+    # ejabberd's default accept backlog is 5: 50 logins in flight would be dropped and retried.
+    backlog: 1024
     shaper: none
     access: all
 auth_method: [internal]
@@ -230,7 +232,7 @@ modules:
       pids: [child.pid!],
       notes:
         `internal (Mnesia) auth, SCRAM-SHA-1 ${SCRAM_ITERATIONS} iterations (ejabberd's fixed count), ` +
-        `${tlsNote(options)}, shaper none, mod_offline off, loglevel warning, scheduler busy-wait off (+sbwt none) so CPU-s counts work`,
+        `${tlsNote(options)}, accept backlog 1024, shaper none, mod_offline off, loglevel warning, scheduler busy-wait off (+sbwt none) so CPU-s counts work`,
       async stop() {
         await stopTree(child, 15_000);
         removeDir(dir);
