@@ -15,6 +15,7 @@ const LAYERS: Record<string, number> = {
   protocol: 1,
   bus: 2,
   store: 2,
+  lease: 2,
   kit: 3,
   component: 4,
 };

@@ -1,6 +1,16 @@
 import type { Bus, BusEntry, PublishItem } from '@switchboard/bus';
 import type { Logger } from '@switchboard/kit';
 import {
+  Script,
+  release,
+  removeIfSilent,
+  renew,
+  silentMembers,
+  tryAcquire,
+  type HeldLease,
+  type LeaseKeys,
+} from '@switchboard/lease';
+import {
   Groups,
   Keys,
   Streams,
@@ -12,8 +22,6 @@ import {
 } from '@switchboard/protocol';
 import { parseElement, type Element } from '@switchboard/xml';
 import type { Redis } from 'ioredis';
-import { release, renew, tryAcquire, type HeldLease, type LeaseKeys } from './lease.js';
-import { Script, removeIfSilent, silentMembers } from './scripts.js';
 
 /**
  * XEP-0198 state (edge's sm/redis.ts) still held by the dead edge `ARGV[1]`: its unacked

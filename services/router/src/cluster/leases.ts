@@ -1,11 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import type { Bus, BusEntry, Fence } from '@switchboard/bus';
 import type { Logger } from '@switchboard/kit';
+import { assignPartitions, heartbeat, release, renew, tryAcquire, type HeldLease } from '@switchboard/lease';
 import { Groups, Keys, Streams } from '@switchboard/protocol';
 import type { Redis } from 'ioredis';
-import { assignPartitions } from './assignment.js';
-import { release, renew, tryAcquire, type HeldLease } from './lease.js';
-import { heartbeat } from './scripts.js';
 
 /** What the leases drive: the part of the router core's `Router` that consumes partitions. */
 export interface PartitionConsumer {

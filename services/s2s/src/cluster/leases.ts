@@ -1,10 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import type { Fence } from '@switchboard/bus';
 import type { Logger } from '@switchboard/kit';
+import { assignPartitions, heartbeat, release, renew, tryAcquire, type HeldLease } from '@switchboard/lease';
 import { Keys } from '@switchboard/protocol';
 import type { Redis } from 'ioredis';
-import { assignPartitions } from './assignment.js';
-import { acquireLease, heartbeat, releaseLease, renewLease } from './scripts.js';
 
 /** What the leases drive: the s2s node's reading of `s2s:{p}` and its links to the partitions' domains. */
 export interface PartitionOwner {
@@ -47,14 +46,6 @@ export interface S2sLeases {
   onChange(listener: (held: readonly number[]) => void): void;
 }
 
-interface HeldLease {
-  readonly key: string;
-  readonly value: string;
-  readonly token: number;
-  /** performance.now() after which we must assume it lost, renewed or not. */
-  validUntil: number;
-}
-
 /**
  * Ownership of the `s2s:{p}` partitions, so that exactly one node holds the
  * outbound connections to the remote domains of a partition (issue 11,
@@ -89,11 +80,9 @@ export function createS2sLeases(options: S2sLeasesOptions): S2sLeases {
     target = leaving ? [] : (assignPartitions(live, partitions).get(nodeId) ?? []);
     await Promise.all(
       [...held.entries()].map(async ([p, lease]) => {
-        const sent = performance.now();
         let ok: boolean;
         try {
-          ok = Number(await renewLease.run(redis, [lease.key], [lease.value, ttl])) === 1;
-          if (ok) lease.validUntil = sent + ttl;
+          ok = await renew(redis, lease, ttl);
         } catch (error) {
           log.warn({ err: error, partition: p }, 's2s lease renewal failed');
           ok = performance.now() < lease.validUntil;
@@ -107,11 +96,9 @@ export function createS2sLeases(options: S2sLeasesOptions): S2sLeases {
   };
 
   const acquire = async (p: number): Promise<boolean> => {
-    const sent = performance.now();
-    const token = await acquireLease.run(redis, [Keys.s2sLease(p), Keys.s2sFence(p)], [nodeId, ttl]);
-    if (token === null || token === undefined) return false;
-    const n = Number(token);
-    held.set(p, { key: Keys.s2sLease(p), value: `${nodeId}:${n}`, token: n, validUntil: sent + ttl });
+    const lease = await tryAcquire(redis, { lease: Keys.s2sLease(p), fence: Keys.s2sFence(p) }, nodeId, ttl);
+    if (lease === null) return false;
+    held.set(p, lease);
     return true;
   };
 
@@ -128,7 +115,7 @@ export function createS2sLeases(options: S2sLeasesOptions): S2sLeases {
       surplus.map(async (p) => {
         const lease = held.get(p)!;
         held.delete(p);
-        await releaseLease.run(redis, [lease.key], [lease.value]);
+        await release(redis, lease);
       }),
     );
     const taking = acquired.filter((p) => held.has(p) && !closed);
@@ -196,7 +183,7 @@ export function createS2sLeases(options: S2sLeasesOptions): S2sLeases {
       const leases = [...held.values()];
       held.clear();
       owned = [];
-      await Promise.all(leases.map((lease) => releaseLease.run(redis, [lease.key], [lease.value])));
+      await Promise.all(leases.map((lease) => release(redis, lease)));
       for (const listener of listeners) listener(owned);
     },
     get held() {
@@ -208,7 +195,7 @@ export function createS2sLeases(options: S2sLeasesOptions): S2sLeases {
     fence(partition) {
       const lease = held.get(partition);
       if (lease === undefined || lease.validUntil <= performance.now()) return undefined;
-      return { key: lease.key, value: lease.value };
+      return { key: lease.keys.lease, value: lease.value };
     },
     onChange(listener) {
       listeners.push(listener);

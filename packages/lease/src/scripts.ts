@@ -1,28 +1,4 @@
-import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
-
-/**
- * A Lua script run with EVALSHA, falling back to EVAL once when the server
- * does not know it yet (first use, or after a restart flushed the script cache).
- */
-export class Script {
-  readonly #source: string;
-  readonly #sha: string;
-
-  constructor(source: string) {
-    this.#source = source;
-    this.#sha = createHash('sha1').update(source).digest('hex');
-  }
-
-  async run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    try {
-      return await redis.evalsha(this.#sha, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return redis.eval(this.#source, keys.length, ...keys, ...args);
-    }
-  }
-}
+import { Script } from './script.js';
 
 /** Redis server time in ms: every node compares heartbeats on one clock, whatever its own drift. */
 const NOW = `local t = redis.call('TIME')
@@ -51,9 +27,9 @@ end
 return 0`);
 
 /**
- * Router heartbeat: scores ARGV[1] (unless '') with the server time, drops
- * members silent for ARGV[3] ms, and returns the members heard from within
- * ARGV[2] ms, i.e. the live routers.
+ * Heartbeat into a sorted set of members: scores ARGV[1] (unless '') with the
+ * server time, drops members silent for ARGV[3] ms, and returns the members
+ * heard from within ARGV[2] ms, i.e. the live ones.
  */
 export const heartbeat = new Script(`${NOW}
 if ARGV[1] ~= '' then redis.call('ZADD', KEYS[1], now, ARGV[1]) end

@@ -1,0 +1,11 @@
+export { Script } from './script.js';
+export {
+  acquireLease,
+  heartbeat,
+  releaseLease,
+  removeIfSilent,
+  renewLease,
+  silentMembers,
+} from './scripts.js';
+export { release, renew, tryAcquire, type HeldLease, type LeaseKeys } from './lease.js';
+export { assignPartitions } from './assignment.js';
