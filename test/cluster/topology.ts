@@ -1,13 +1,14 @@
 // The docker-compose topology without Docker: the services of docker-compose.yml as local
 // processes (redis-server, haproxy, edges, routers), each given the environment the compose file
 // gives it, with only what must be local (ports, hosts, URLs, file paths) overridden.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
+import { WatchedProcess } from '../support/processes.js';
 import { localHaproxyValues, renderHaproxyConfig, ROOT, type EdgeAddress } from './haproxy.js';
 
 const pexec = promisify(execFile);
@@ -57,96 +58,24 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Every process started here, so that none outlives the test worker. */
-const spawned = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of spawned) child.kill('SIGKILL');
-});
-
-/** A child process whose output lines can be awaited. */
-export class LineProcess {
-  private readonly child: ChildProcess;
-  readonly lines: string[] = [];
-  private waiters: { test: (line: string) => boolean; resolve: (line: string) => void }[] = [];
-  readonly exited: Promise<void>;
-  private exitNote = '';
-
-  constructor(
-    readonly name: string,
-    command: string,
-    args: readonly string[],
-    env: Readonly<Record<string, string>>,
-  ) {
-    // The test's own SWITCHBOARD_* must not leak into a service: it gets the compose environment only.
-    const base = Object.fromEntries(
-      Object.entries(process.env).filter(([k]) => !k.startsWith('SWITCHBOARD_')),
-    ) as Record<string, string>;
-    this.child = spawn(command, args, {
-      cwd: ROOT,
-      env: { ...base, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    spawned.add(this.child);
-    this.exited = new Promise((resolve) => {
-      this.child.once('exit', (code, signal) => {
-        spawned.delete(this.child);
-        this.exitNote = `exited (code ${String(code)}, signal ${String(signal)})`;
-        this.onLine(`[${this.exitNote}]`);
-        resolve();
-      });
-    });
-    for (const stream of [this.child.stdout, this.child.stderr]) {
-      let partial = '';
-      stream?.setEncoding('utf8');
-      stream?.on('data', (chunk: string) => {
-        const parts = (partial + chunk).split('\n');
-        partial = parts.pop() ?? '';
-        for (const line of parts) if (line.trim() !== '') this.onLine(line);
-      });
-    }
+/** A child process whose output lines (stdout and stderr, and a last one saying how it exited) can be awaited. */
+export class LineProcess extends WatchedProcess<string> {
+  /** Every non-blank output line, in order. */
+  get lines(): readonly string[] {
+    return this.items;
   }
 
-  get alive(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
+  protected onLine(line: string): void {
+    this.accept(line);
   }
 
-  private onLine(line: string): void {
-    this.lines.push(line);
-    this.waiters = this.waiters.filter((w) => (w.test(line) ? (w.resolve(line), false) : true));
-  }
-
-  /** The first line, past or future, that passes `test`; rejects when the process exits first. */
-  waitFor(test: (line: string) => boolean, what: string, timeoutMs = 15_000): Promise<string> {
-    const found = this.lines.find(test);
-    if (found !== undefined) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`${this.name}: timed out after ${timeoutMs} ms waiting for ${what}`)),
-        timeoutMs,
-      );
-      void this.exited.then(() => {
-        clearTimeout(timer);
-        reject(new Error(`${this.name} ${this.exitNote} before ${what}`));
-      });
-      this.waiters.push({
-        test,
-        resolve: (line) => {
-          clearTimeout(timer);
-          resolve(line);
-        },
-      });
-    });
+  protected onExit(note: string): void {
+    this.accept(note);
   }
 
   /** A pino JSON log line with this `msg`. */
   waitForLog(msg: string, timeoutMs?: number): Promise<string> {
     return this.waitFor((line) => jsonMsg(line) === msg, `log "${msg}"`, timeoutMs);
-  }
-
-  /** SIGKILL, as a crash would; resolves once the process is gone. */
-  async kill(): Promise<void> {
-    if (this.alive) this.child.kill('SIGKILL');
-    await this.exited;
   }
 
   report(): string {

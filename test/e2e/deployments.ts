@@ -1,7 +1,7 @@
 // The two ways Switchboard runs, behind one interface, so that one scenario suite proves both:
 // the embedded single process (ARCHITECTURE.md, "Embedded mode") and the cluster of edge and
 // router processes on Redis (ARCHITECTURE.md, "Topology").
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { DEFAULT_PARTITIONS } from '@switchboard/protocol';
 import { build, type Standalone } from '@switchboard/standalone';
 import { createRedisStore, deriveCredentials, type Store } from '@switchboard/store';
 import { startRedisServer, type RedisServer } from '@switchboard/testkit';
+import { WatchedProcess } from '../support/processes.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TLS_DIR = join(ROOT, 'test/fixtures/tls');
@@ -295,57 +296,12 @@ export function buildWorkspace(): Promise<void> {
   return built;
 }
 
-/** Every process spawned by this module, so that none outlives the test worker. */
-const spawned = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of spawned) child.kill('SIGKILL');
-});
-
 /** A service process whose JSON log lines can be awaited. */
-class ServiceProcess {
-  private readonly child: ChildProcess;
+class ServiceProcess extends WatchedProcess<LogLine> {
   private readonly tail: string[] = [];
-  private readonly lines: LogLine[] = [];
-  private waiters: { test: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
-  readonly exited: Promise<void>;
-  private exitNote = '';
 
-  constructor(
-    readonly name: string,
-    script: string,
-    env: Record<string, string>,
-  ) {
-    const base = Object.fromEntries(
-      Object.entries(process.env).filter(([k]) => !k.startsWith('SWITCHBOARD_')),
-    ) as Record<string, string>;
-    this.child = spawn(process.execPath, [join(ROOT, script)], {
-      cwd: ROOT,
-      env: { ...base, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    spawned.add(this.child);
-    this.exited = new Promise((resolve) => {
-      this.child.once('exit', (code, signal) => {
-        spawned.delete(this.child);
-        this.exitNote = `exited (code ${String(code)}, signal ${String(signal)})`;
-        this.remember(`[${this.exitNote}]`);
-        resolve();
-      });
-    });
-    let partial = { stdout: '', stderr: '' };
-    for (const stream of ['stdout', 'stderr'] as const) {
-      this.child[stream]!.setEncoding('utf8');
-      this.child[stream]!.on('data', (chunk: string) => {
-        const text = partial[stream] + chunk;
-        const parts = text.split('\n');
-        partial = { ...partial, [stream]: parts.pop() ?? '' };
-        for (const line of parts) this.onLine(line, stream);
-      });
-    }
-  }
-
-  get alive(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
+  constructor(name: string, script: string, env: Record<string, string>) {
+    super(name, process.execPath, [join(ROOT, script)], env);
   }
 
   private remember(text: string): void {
@@ -353,8 +309,7 @@ class ServiceProcess {
     if (this.tail.length > 300) this.tail.shift();
   }
 
-  private onLine(line: string, stream: 'stdout' | 'stderr'): void {
-    if (line.trim() === '') return;
+  protected onLine(line: string, stream: 'stdout' | 'stderr'): void {
     this.remember(stream === 'stderr' ? `[stderr] ${line}` : line);
     let parsed: LogLine;
     try {
@@ -362,40 +317,11 @@ class ServiceProcess {
     } catch {
       return;
     }
-    this.lines.push(parsed);
-    this.waiters = this.waiters.filter((w) => (w.test(parsed) ? (w.resolve(parsed), false) : true));
+    this.accept(parsed);
   }
 
-  all(test: (l: LogLine) => boolean): LogLine[] {
-    return this.lines.filter(test);
-  }
-
-  /** The first log line, past or future, that passes `test`; rejects when the process exits first. */
-  waitFor(test: (l: LogLine) => boolean, what: string, timeoutMs = 15_000): Promise<LogLine> {
-    const found = this.lines.find(test);
-    if (found !== undefined) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`${this.name}: timed out after ${timeoutMs} ms waiting for ${what}`)),
-        timeoutMs,
-      );
-      void this.exited.then(() => {
-        clearTimeout(timer);
-        reject(new Error(`${this.name} ${this.exitNote} before ${what}`));
-      });
-      this.waiters.push({
-        test,
-        resolve: (l) => {
-          clearTimeout(timer);
-          resolve(l);
-        },
-      });
-    });
-  }
-
-  async kill(): Promise<void> {
-    if (this.alive) this.child.kill('SIGKILL');
-    await this.exited;
+  protected onExit(note: string): void {
+    this.remember(note);
   }
 
   report(): string {

@@ -10,7 +10,7 @@ import type { Memberships } from '../../services/irc-gateway/src/persistence/mem
 import { IrcPeer } from '../../services/irc-gateway/src/irc/test/irc-peer.js';
 import { startNgircd, type Ngircd } from '../../services/irc-gateway/src/irc/test/ngircd.js';
 import { componentTransport } from '../../services/irc-gateway/src/transports/index.js';
-import { startProsody, type Prosody } from '../sms/prosody.js';
+import { startProsody, type Prosody } from '../support/prosody.js';
 import {
   DOMAIN,
   IRC_DOMAIN,

@@ -1,18 +1,19 @@
 // Starting the standalone (edge, router and MUC in one process) and logging real @xmpp/client users in.
-import { join } from 'node:path';
 import { client, xml, type Client } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
-import { createLogger, type Logger } from '@switchboard/kit';
-import { build, type Standalone } from '@switchboard/standalone';
+import type { Logger } from '@switchboard/kit';
+import type { Standalone } from '@switchboard/standalone';
 import { deriveCredentials } from '@switchboard/store';
-import { Inbox, ROOT } from '../e2e/deployments.js';
+import { Inbox } from '../e2e/deployments.js';
+import {
+  quietLogger as supportQuietLogger,
+  startStandalone as startTestStandalone,
+} from '../support/standalone.js';
 
 export { Inbox } from '../e2e/deployments.js';
 
 export const DOMAIN = 'localhost';
 export const MUC_DOMAIN = 'conference.localhost';
-const TLS_KEY = join(ROOT, 'test/fixtures/tls/server.key');
-const TLS_CERT = join(ROOT, 'test/fixtures/tls/server.pem');
 
 export const NS = {
   MUC: 'http://jabber.org/protocol/muc',
@@ -28,11 +29,7 @@ export const NS = {
 } as const;
 
 export function quietLogger(lines: string[]): Logger {
-  return createLogger({
-    service: 'muc-e2e',
-    level: 'warn',
-    destination: { write: (line: string) => void lines.push(line) },
-  });
+  return supportQuietLogger('muc-e2e', lines);
 }
 
 /** The standalone with its defaults (MUC on at conference.localhost), every port free, state under dataDir. */
@@ -40,21 +37,14 @@ export async function startStandalone(
   dataDir: string,
   logs: string[],
 ): Promise<{ app: Standalone; port: number }> {
-  const app = build(
-    {
-      dataDir,
-      edge: {
-        host: '127.0.0.1',
-        ports: { starttls: 0, directTls: 0, http: 0, component: 0 },
-        // Close does not wait out the default 10 s drain for clients the tests already stopped.
-        limits: { drainTimeoutSeconds: 1 },
-        tls: { keyFile: TLS_KEY, certFile: TLS_CERT },
-        sasl: { fakeSaltSecret: 'muc-e2e-fake-salt-secret' },
-      },
-    },
-    { logger: quietLogger(logs) },
-  );
-  const { tcpPort } = await app.start();
+  const { app, tcpPort } = await startTestStandalone({
+    name: 'muc-e2e',
+    service: 'muc-e2e',
+    logs,
+    dataDir,
+    // Close does not wait out the default 10 s drain for clients the tests already stopped.
+    drainTimeoutSeconds: 1,
+  });
   return { app, port: tcpPort };
 }
 

@@ -11,7 +11,7 @@ import {
   type MucApp,
   type MucStorage,
 } from '../../services/muc/src/app.js';
-import { startProsody, type Prosody } from '../sms/prosody.js';
+import { startProsody, type Prosody } from '../support/prosody.js';
 import {
   DOMAIN,
   MUC_DOMAIN,

@@ -10,9 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build as buildSwitchboard, type Standalone } from '@switchboard/standalone';
 import { deriveCredentials } from '@switchboard/store';
 import { Inbox } from '../e2e/deployments.js';
-import { quietLogger } from '../sms/harness.js';
-import { CA, TLS_CERT, TLS_KEY, chatEnvelope, startS2sNode, type S2sNode } from './harness.js';
-import { freePort, startFederatingProsody, type FederatingProsody } from './prosody.js';
+import { quietLogger } from '../support/standalone.js';
+import { TLS_CERT, TLS_KEY, chatEnvelope, startS2sNode, type S2sNode } from './harness.js';
+import { freePort, startProsody, type Prosody } from '../support/prosody.js';
 
 describe('bidirectional streams between two Switchboard servers', () => {
   let a: S2sNode;
@@ -65,7 +65,7 @@ function withProsody(opener: 'prosody' | 'switchboard', SB: string, PR: string):
   const logs: string[] = [];
   let dir: string;
   let sb: Standalone;
-  let prosody: FederatingProsody;
+  let prosody: Prosody;
   let alice: { xmpp: Client; inbox: Inbox };
   let bob: { xmpp: Client; inbox: Inbox };
 
@@ -96,14 +96,10 @@ function withProsody(opener: 'prosody' | 'switchboard', SB: string, PR: string):
     );
     const ports = await sb.start();
     await sb.store.accounts.create(`alice@${SB}`, await deriveCredentials('alice-pw'));
-    prosody = await startFederatingProsody({
+    prosody = await startProsody({
       domain: PR,
       users: { bob: 'bob-pw' },
-      peers: { [SB]: opener === 'prosody' ? sb.s2sPorts()!.starttls : nobody },
-      keyFile: TLS_KEY,
-      certFile: TLS_CERT,
-      caFile: CA,
-      s2sPort: prosodyS2sPort,
+      s2s: { port: prosodyS2sPort, peers: { [SB]: opener === 'prosody' ? sb.s2sPorts()!.starttls : nobody } },
       extraModules: ['s2s_bidi'],
     });
     alice = await login(ports.tcpPort, SB, 'alice', 'alice-pw');

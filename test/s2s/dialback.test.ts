@@ -12,15 +12,14 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import { build as buildSwitchboard, type Standalone } from '@switchboard/standalone';
 import { deriveCredentials } from '@switchboard/store';
 import { Inbox, ROOT } from '../e2e/deployments.js';
-import { quietLogger } from '../sms/harness.js';
-import { freePort, startFederatingProsody, type FederatingProsody } from './prosody.js';
+import { quietLogger } from '../support/standalone.js';
+import { freePort, startProsody, type Prosody } from '../support/prosody.js';
 
 const pexec = promisify(execFile);
 const SB = 'db.example.com';
 const PR = 'pr2.example.net';
 const TLS_KEY = join(ROOT, 'test/fixtures/tls/server.key');
 const TLS_CERT = join(ROOT, 'test/fixtures/tls/server.pem');
-const CA = join(ROOT, 'test/fixtures/tls/ca.pem');
 
 async function login(
   port: number,
@@ -42,7 +41,7 @@ describe('dialback with Prosody when the certificate cannot be validated', () =>
   const logs: string[] = [];
   let dir: string;
   let sb: Standalone;
-  let prosody: FederatingProsody;
+  let prosody: Prosody;
   let c2sPort: number;
 
   beforeAll(async () => {
@@ -92,14 +91,10 @@ describe('dialback with Prosody when the certificate cannot be validated', () =>
     );
     c2sPort = (await sb.start()).tcpPort;
     await sb.store.accounts.create(`carol@${SB}`, await deriveCredentials('carol-pw'));
-    prosody = await startFederatingProsody({
+    prosody = await startProsody({
       domain: PR,
       users: { dave: 'dave-pw' },
-      peers: { [SB]: sb.s2sPorts()!.starttls },
-      keyFile: TLS_KEY,
-      certFile: TLS_CERT,
-      caFile: CA,
-      s2sPort: prosodyS2sPort,
+      s2s: { port: prosodyS2sPort, peers: { [SB]: sb.s2sPorts()!.starttls } },
     });
   });
 

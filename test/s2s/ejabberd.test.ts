@@ -10,11 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build as buildSwitchboard, type Standalone } from '@switchboard/standalone';
 import { deriveCredentials } from '@switchboard/store';
 import { Inbox } from '../e2e/deployments.js';
-import { quietLogger } from '../sms/harness.js';
+import { quietLogger } from '../support/standalone.js';
 import { startDnsServer, type DnsZone, type TestDnsServer } from './dns.js';
 import { startFederatingEjabberd, type FederatingEjabberd } from './ejabberd.js';
 import { CA, TLS_CERT, TLS_KEY } from './harness.js';
-import { freePort } from './prosody.js';
+import { freePort } from '../support/prosody.js';
 
 const SB = 'ejsb.example.com';
 const EJ = 'ej.example.net';

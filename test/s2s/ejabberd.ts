@@ -8,7 +8,7 @@ import { chown, copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './prosody.js';
+import { freePort } from '../support/prosody.js';
 
 const pexec = promisify(execFile);
 const EJABBERDCTL = '/usr/sbin/ejabberdctl';

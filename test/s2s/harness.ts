@@ -19,7 +19,7 @@ import {
 import { build as buildS2s, type S2s, type S2sConfig } from '../../services/s2s/src/app.js';
 import { Inbox } from '@switchboard/testkit';
 import { ROOT } from '../e2e/deployments.js';
-import { quietLogger } from '../sms/harness.js';
+import { quietLogger } from '../support/standalone.js';
 
 const pexec = promisify(execFile);
 export const TLS_KEY = join(ROOT, 'test/fixtures/tls/server.key');

@@ -12,14 +12,13 @@ import { deriveCredentials } from '@switchboard/store';
 import { xml as sbXml } from '@switchboard/xml';
 import { negotiate } from '../../services/s2s/src/outbound.js';
 import { Inbox, ROOT } from '../e2e/deployments.js';
-import { errorCondition, quietLogger } from '../sms/harness.js';
-import { freePort, startFederatingProsody, type FederatingProsody } from './prosody.js';
+import { errorCondition, quietLogger } from '../support/standalone.js';
+import { freePort, startProsody, type Prosody } from '../support/prosody.js';
 
 const SB = 'sb.example.com';
 const PR = 'pr.example.net';
 const TLS_KEY = join(ROOT, 'test/fixtures/tls/server.key');
 const TLS_CERT = join(ROOT, 'test/fixtures/tls/server.pem');
-const CA = join(ROOT, 'test/fixtures/tls/ca.pem');
 
 interface User {
   readonly bare: string;
@@ -51,7 +50,7 @@ describe('federation with Prosody', () => {
   const logs: string[] = [];
   let dataDir: string;
   let sb: Standalone;
-  let prosody: FederatingProsody;
+  let prosody: Prosody;
   let sbS2sPort: number;
   let alice: User;
   let bob: User;
@@ -84,14 +83,10 @@ describe('federation with Prosody', () => {
     const ports = await sb.start();
     sbS2sPort = sb.s2sPorts()!.starttls;
     await sb.store.accounts.create(`alice@${SB}`, await deriveCredentials('alice-pw'));
-    prosody = await startFederatingProsody({
+    prosody = await startProsody({
       domain: PR,
       users: { bob: 'bob-pw' },
-      peers: { [SB]: sbS2sPort },
-      keyFile: TLS_KEY,
-      certFile: TLS_CERT,
-      caFile: CA,
-      s2sPort: prosodyS2sPort,
+      s2s: { port: prosodyS2sPort, peers: { [SB]: sbS2sPort } },
     });
     alice = await login(ports.tcpPort, SB, 'alice', 'alice-pw');
     bob = await login(prosody.c2sPort, PR, 'bob', 'bob-pw');

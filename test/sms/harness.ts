@@ -1,14 +1,9 @@
 // The SMS gateway end to end: real XMPP clients, a real XMPP server (embedded Switchboard or
 // Prosody), the gateway's real transports, queue and registrations, and a real provider peer.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { client, xml, type Client } from '@xmpp/client';
+import { xml } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
 import type { FastifyInstance } from 'fastify';
-import { createLogger, type Logger } from '@switchboard/kit';
-import { build as buildSwitchboard, type Standalone } from '@switchboard/standalone';
-import { deriveCredentials } from '@switchboard/store';
+import type { Logger } from '@switchboard/kit';
 import { build as buildGateway, type SmsGatewayApp } from '../../services/sms-gateway/src/app.js';
 import type { SmsProvider } from '../../services/sms-gateway/src/providers/provider.js';
 import { createMemoryQueue } from '../../services/sms-gateway/src/queue/memory.js';
@@ -18,39 +13,29 @@ import type { RoomsConfig } from '../../services/sms-gateway/src/config.js';
 import { openSqliteRoomMemberships } from '../../services/sms-gateway/src/rooms/sqlite.js';
 import { openSqliteRegistrations } from '../../services/sms-gateway/src/registrations/sqlite.js';
 import type { Transport } from '../../services/sms-gateway/src/transports/index.js';
-import { Inbox, ROOT } from '../e2e/deployments.js';
+import {
+  login as supportLogin,
+  startStandalone,
+  type TestStandalone,
+  type User,
+} from '../support/standalone.js';
 
 export { Inbox } from '../e2e/deployments.js';
+export type { User };
+export { errorCondition, quietLogger } from '../support/standalone.js';
 
 export const DOMAIN = 'localhost';
 export const SMS_DOMAIN = 'sms.localhost';
 export const COMPONENT_SECRET = 'sms-e2e-component-secret';
-export const TLS_KEY = join(ROOT, 'test/fixtures/tls/server.key');
-export const TLS_CERT = join(ROOT, 'test/fixtures/tls/server.pem');
+export { TLS_CERT, TLS_KEY } from '../support/paths.js';
 
 export const NS_REGISTER = 'jabber:iq:register';
 export const NS_RECEIPTS = 'urn:xmpp:receipts';
-const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
-
-/** A logger whose lines are kept for a failed test's report instead of printed. */
-export function quietLogger(service: string, lines: string[]): Logger {
-  return createLogger({
-    service,
-    level: 'warn',
-    destination: { write: (line: string) => void lines.push(line) },
-  });
-}
 
 // ---- Switchboard ----
 
-export interface Switchboard {
-  readonly app: Standalone;
-  readonly tcpPort: number;
-  /** The edge's XEP-0114 listener, which admits `sms.localhost` with COMPONENT_SECRET. */
-  readonly componentPort: number;
-  createAccount(user: string, password: string): Promise<void>;
-  stop(): Promise<void>;
-}
+/** A Switchboard whose edge's XEP-0114 listener admits `sms.localhost` with COMPONENT_SECRET. */
+export type Switchboard = TestStandalone & { readonly componentPort: number };
 
 /**
  * Embedded Switchboard (edge and router on the in-process bus) on ephemeral ports, with
@@ -58,34 +43,15 @@ export interface Switchboard {
  * which the gateway reads either from the bus or through the edge's XEP-0114 listener.
  */
 export async function startSwitchboard(logs: string[]): Promise<Switchboard> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'switchboard-sms-'));
-  const app = buildSwitchboard(
-    {
-      dataDir,
-      components: [{ domain: SMS_DOMAIN, secret: COMPONENT_SECRET }],
-      edge: {
-        host: '127.0.0.1',
-        ports: { starttls: 0, directTls: 0, http: 0, component: 0 },
-        tls: { keyFile: TLS_KEY, certFile: TLS_CERT },
-        sasl: { fakeSaltSecret: 'sms-e2e-fake-salt-secret' },
-      },
-    },
-    { logger: quietLogger('sms-e2e-switchboard', logs) },
-  );
-  const ports = await app.start();
-  if (ports.componentPort === null) throw new Error('the edge opened no component listener');
-  return {
-    app,
-    tcpPort: ports.tcpPort,
-    componentPort: ports.componentPort,
-    async createAccount(user, password) {
-      await app.store.accounts.create(`${user}@${DOMAIN}`, await deriveCredentials(password));
-    },
-    async stop() {
-      await app.close();
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
+  const switchboard = await startStandalone({
+    name: 'sms-e2e',
+    service: 'sms-e2e-switchboard',
+    logs,
+    components: [{ domain: SMS_DOMAIN, secret: COMPONENT_SECRET }],
+  });
+  const { componentPort } = switchboard;
+  if (componentPort === null) throw new Error('the edge opened no component listener');
+  return { ...switchboard, componentPort };
 }
 
 // ---- the gateway ----
@@ -198,57 +164,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
 // ---- clients ----
 
-interface IqCaller {
-  request(el: Element, timeout?: number): Promise<Element>;
-}
-
-interface IqCallee {
-  set(xmlns: string, name: string, handler: () => object): void;
-}
-
-/** One logged-in @xmpp/client user. */
-export interface User {
-  readonly jid: string;
-  readonly bare: string;
-  readonly xmpp: Client;
-  readonly inbox: Inbox;
-  send(stanza: Element): Promise<void>;
-  /** An IQ round trip; rejects with the StanzaError of an error response. */
-  iq(stanza: Element): Promise<Element>;
-  stop(): Promise<void>;
-}
-
 /** Logs in over STARTTLS (the test CA is trusted through NODE_EXTRA_CA_CERTS) and sends initial presence. */
-export async function login(port: number, username: string, password: string): Promise<User> {
-  const xmpp = client({
-    service: `xmpp://127.0.0.1:${port}`,
-    domain: DOMAIN,
-    username,
-    password,
-    resource: 'phone-bridge',
-  });
-  xmpp.reconnect.stop();
-  const inbox = new Inbox();
-  xmpp.on('stanza', (s: Element) => inbox.push(s));
-  xmpp.on('error', () => undefined);
-  // Roster pushes need a result (RFC 6121 §2.1.6).
-  (xmpp as unknown as { iqCallee: IqCallee }).iqCallee.set('jabber:iq:roster', 'query', () => ({}));
-  await xmpp.start();
-  const caller = (xmpp as unknown as { iqCaller: IqCaller }).iqCaller;
-  const iq = (stanza: Element): Promise<Element> => caller.request(stanza, 5000);
-  // Messages to the bare JID reach only available resources (RFC 6121 §8.5.2.1.1); the ping's
-  // answer comes after the server handled the presence sent before it.
-  await xmpp.send(xml('presence'));
-  await iq(xml('iq', { type: 'get', to: DOMAIN }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
-  return {
-    jid: xmpp.jid?.toString() ?? `${username}@${DOMAIN}/phone-bridge`,
-    bare: `${username}@${DOMAIN}`,
-    xmpp,
-    inbox,
-    send: (stanza) => xmpp.send(stanza),
-    iq,
-    stop: () => xmpp.stop().then(() => undefined),
-  };
+export function login(port: number, username: string, password: string): Promise<User> {
+  return supportLogin(port, username, password, { resource: 'phone-bridge', iqTimeoutMs: 5000 });
 }
 
 /** XEP-0077 §3.1 registration of a phone number with the gateway. */
@@ -261,14 +179,6 @@ export function register(user: User, phone: string, domain = SMS_DOMAIN): Promis
 /** A chat message to a phone number's contact JID. */
 export function chat(to: string, body: string, id: string, extra: Element[] = []): Element {
   return xml('message', { to, type: 'chat', id }, xml('body', {}, body), ...extra);
-}
-
-/** The defined condition of a stanza error (RFC 6120 §8.3.3), or undefined. */
-export function errorCondition(stanza: Element): string | undefined {
-  const error = stanza.getChild('error');
-  return error?.children.find(
-    (c): c is Element => typeof c !== 'string' && c.attrs['xmlns'] === NS_STANZAS && c.name !== 'text',
-  )?.name;
 }
 
 export const isChatFrom =

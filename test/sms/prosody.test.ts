@@ -20,7 +20,7 @@ import {
   type Gateway,
   type User,
 } from './harness.js';
-import { startProsody, type Prosody } from './prosody.js';
+import { startProsody, type Prosody } from '../support/prosody.js';
 
 const SECRET = 'prosody-component-secret';
 const JULIET_NUMBER = '+15550002222';

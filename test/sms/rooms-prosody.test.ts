@@ -23,7 +23,7 @@ import {
   type Gateway,
   type User,
 } from './harness.js';
-import { startProsody, type Prosody } from './prosody.js';
+import { startProsody, type Prosody } from '../support/prosody.js';
 import {
   NS_MUC_ADMIN,
   NS_MUC_USER,

@@ -1,16 +1,12 @@
 // XEP-0363 through `pnpm start`'s standalone: a real @xmpp/client user finds the service through the
 // server's disco#items, requests slots over XMPP, and PUTs/GETs the bytes with Node's fetch over HTTPS.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { client, xml, type Client } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '@switchboard/kit';
-import { build, standaloneConfigSchema, type Standalone } from '@switchboard/standalone';
-import { deriveCredentials } from '@switchboard/store';
-import { Inbox, ROOT } from '../e2e/deployments.js';
+import { standaloneConfigSchema, type Standalone } from '@switchboard/standalone';
+import { Inbox } from '../e2e/deployments.js';
+import { startStandalone, type TestStandalone } from '../support/standalone.js';
 
 const DOMAIN = 'localhost';
 const UPLOAD_DOMAIN = 'upload.localhost';
@@ -104,46 +100,30 @@ function errorOf(answer: Element): {
 
 describe('XEP-0363 HTTP File Upload inside the standalone', () => {
   const logs: string[] = [];
-  let dataDir: string;
+  let standalone: TestStandalone;
   let app: Standalone;
   let juliet: User;
   let romeo: User;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'switchboard-upload-e2e-'));
-    app = build(
-      {
-        dataDir,
-        edge: {
-          host: '127.0.0.1',
-          ports: { starttls: 0, directTls: 0, http: 0, component: 0 },
-          limits: { drainTimeoutSeconds: 1 },
-          tls: {
-            keyFile: join(ROOT, 'test/fixtures/tls/server.key'),
-            certFile: join(ROOT, 'test/fixtures/tls/server.pem'),
-          },
-          sasl: { fakeSaltSecret: 'upload-e2e-fake-salt-secret' },
-        },
-        upload: { maxFileSize: MAX_FILE_SIZE, quota: { bytes: QUOTA_BYTES } },
-      },
-      {
-        logger: createLogger({
-          service: 'upload-e2e',
-          level: 'warn',
-          destination: { write: (line: string) => void logs.push(line) },
-        }),
-      },
-    );
-    const { tcpPort } = await app.start();
-    for (const user of ['juliet', 'romeo'])
-      await app.store.accounts.create(`${user}@${DOMAIN}`, await deriveCredentials(`${user}-pass`));
-    [juliet, romeo] = await Promise.all([login(tcpPort, 'juliet'), login(tcpPort, 'romeo')]);
+    standalone = await startStandalone({
+      name: 'upload-e2e',
+      service: 'upload-e2e',
+      logs,
+      drainTimeoutSeconds: 1,
+      upload: { maxFileSize: MAX_FILE_SIZE, quota: { bytes: QUOTA_BYTES } },
+    });
+    app = standalone.app;
+    for (const user of ['juliet', 'romeo']) await standalone.createAccount(user, `${user}-pass`);
+    [juliet, romeo] = await Promise.all([
+      login(standalone.tcpPort, 'juliet'),
+      login(standalone.tcpPort, 'romeo'),
+    ]);
   });
 
   afterAll(async () => {
     await Promise.all([juliet, romeo].map((u) => u?.stop().catch(() => undefined)));
-    await app?.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await standalone?.stop();
   });
 
   afterEach(({ task }) => {
