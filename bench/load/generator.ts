@@ -244,6 +244,105 @@ async function loginAll(spec: UsersSpec, registerOnly: boolean): Promise<LoginRe
   };
 }
 
+/** Latencies of measured stanzas as they arrive, into a buffer sized for the expected count. */
+class Latencies {
+  received = 0;
+  readonly #samples: Float64Array;
+
+  constructor(capacity: number) {
+    this.#samples = new Float64Array(capacity);
+  }
+
+  add(sentAt: number): void {
+    if (this.received < this.#samples.length) this.#samples[this.received] = performance.now() - sentAt;
+    this.received++;
+  }
+
+  sorted(): Float64Array {
+    return this.#samples.subarray(0, Math.min(this.received, this.#samples.length)).sort();
+  }
+}
+
+interface Paced {
+  /** Stanzas sent inside the measured window. */
+  readonly windowSent: number;
+  /** Generator CPU and wall time of the window. */
+  readonly generator: CpuUse;
+}
+
+/**
+ * Calls `send` at `rate` per second for `warmupMs`, then for the measured window of `durationMs`,
+ * reporting 'window-start' and 'window-end' around it.
+ */
+function pace(
+  req: { readonly rate: number; readonly warmupMs: number; readonly durationMs: number },
+  send: (seq: number, inWindow: boolean) => void,
+  event: (e: WindowEvent) => void,
+): Promise<Paced> {
+  let sent = 0;
+  let inWindow = false;
+  let windowSent = 0;
+  let cpu0 = 0;
+  let wall0 = 0;
+  const start = performance.now();
+  const windowStart = start + req.warmupMs;
+  const windowEnd = windowStart + req.durationMs;
+  return new Promise((resolve) => {
+    const tick = (): void => {
+      const now = performance.now();
+      if (!inWindow && now >= windowStart && now < windowEnd) {
+        inWindow = true;
+        event('window-start');
+        cpu0 = cpuNow();
+        wall0 = performance.now();
+      }
+      if (now >= windowEnd) {
+        const generator = { cpuSeconds: cpuNow() - cpu0, wallSeconds: (performance.now() - wall0) / 1000 };
+        event('window-end');
+        resolve({ windowSent, generator });
+        return;
+      }
+      const due = Math.floor(((now - start) * req.rate) / 1000) - sent;
+      for (let k = 0; k < due; k++) {
+        send(sent, inWindow);
+        sent++;
+        if (inWindow) windowSent++;
+      }
+      setTimeout(tick, 1);
+    };
+    tick();
+  });
+}
+
+/** Waits for `expected` measured stanzas (at most `drainMs`), reports 'drained', and sums up. */
+async function drain(
+  latencies: Latencies,
+  expected: number,
+  paced: Paced,
+  drainMs: number,
+  event: (e: WindowEvent) => void,
+  errors: readonly string[],
+): Promise<MessagingResult> {
+  const drainUntil = performance.now() + drainMs;
+  while (latencies.received < expected && performance.now() < drainUntil) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  event('drained');
+  const sorted = latencies.sorted();
+  for (const client of pool) client.onStanza = () => undefined;
+  return {
+    sent: expected,
+    received: latencies.received,
+    lost: expected - latencies.received,
+    sendRate: expected / paced.generator.wallSeconds,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    maxMs: sorted.length === 0 ? Number.NaN : sorted[sorted.length - 1]!,
+    generator: paced.generator,
+    errors,
+  };
+}
+
 let phase = 0;
 
 async function messaging(
@@ -256,10 +355,7 @@ async function messaging(
   const tag = `${phase}`;
   const recipients = poolUsers.map((u) => `${u}@${domain}`);
   const pad = 'x'.repeat(Math.max(0, req.bodyBytes - 24));
-  const latencies = new Float64Array(Math.ceil((req.rate * req.durationMs) / 1000) * 2 + 1000);
-  let received = 0;
-  let inWindow = false;
-  let windowSent = 0;
+  const latencies = new Latencies(Math.ceil((req.rate * req.durationMs) / 1000) * 2 + 1000);
   const errors: string[] = [];
   for (const client of pool) {
     client.onStanza = (xml) => {
@@ -275,71 +371,23 @@ async function messaging(
       if (xml.charCodeAt(b + 6) !== 109) return; // 'm': sent inside the window
       const sp = xml.indexOf(' ', b + 7);
       if (xml.slice(b + 7, sp) !== tag) return;
-      const sentAt = Number(xml.slice(sp + 1, xml.indexOf(' ', sp + 1)));
-      if (received < latencies.length) latencies[received] = performance.now() - sentAt;
-      received++;
+      latencies.add(Number(xml.slice(sp + 1, xml.indexOf(' ', sp + 1))));
     };
   }
-  let sent = 0;
-  const start = performance.now();
-  const windowStart = start + req.warmupMs;
-  const windowEnd = windowStart + req.durationMs;
-  let cpu0 = 0;
-  let wall0 = 0;
-  let cpu1 = 0;
-  let wall1 = 0;
-  await new Promise<void>((resolve) => {
-    const tick = (): void => {
-      const now = performance.now();
-      if (!inWindow && now >= windowStart && now < windowEnd) {
-        inWindow = true;
-        event('window-start');
-        cpu0 = cpuNow();
-        wall0 = performance.now();
-      }
-      if (now >= windowEnd) {
-        cpu1 = cpuNow();
-        wall1 = performance.now();
-        event('window-end');
-        resolve();
-        return;
-      }
-      const due = Math.floor(((now - start) * req.rate) / 1000) - sent;
-      const prefix = inWindow ? 'm' : 'w';
-      for (let k = 0; k < due; k++) {
-        const from = sent % n;
-        // A spread of recipients that is the same for every server.
-        const to = (from + 1 + ((sent * 7919) % (n - 1))) % n;
-        const t = performance.now();
-        pool[from]!.send(
-          `<message to='${recipients[to]}' type='chat' id='${sent}'><body>${prefix}${tag} ${t.toFixed(3)} ${pad}</body></message>`,
-        );
-        sent++;
-        if (inWindow) windowSent++;
-      }
-      setTimeout(tick, 1);
-    };
-    tick();
-  });
-  const drainUntil = performance.now() + req.drainMs;
-  while (received < windowSent && performance.now() < drainUntil) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  event('drained');
-  const got = Math.min(received, latencies.length);
-  const sorted = latencies.subarray(0, got).sort();
-  for (const client of pool) client.onStanza = () => undefined;
-  return {
-    sent: windowSent,
-    received,
-    lost: windowSent - received,
-    sendRate: windowSent / ((wall1 - wall0) / 1000),
-    p50Ms: percentile(sorted, 50),
-    p99Ms: percentile(sorted, 99),
-    maxMs: got === 0 ? Number.NaN : sorted[got - 1]!,
-    generator: { cpuSeconds: cpu1 - cpu0, wallSeconds: (wall1 - wall0) / 1000 },
-    errors,
-  };
+  const paced = await pace(
+    req,
+    (seq, inWindow) => {
+      const from = seq % n;
+      // A spread of recipients that is the same for every server.
+      const to = (from + 1 + ((seq * 7919) % (n - 1))) % n;
+      const t = performance.now();
+      pool[from]!.send(
+        `<message to='${recipients[to]}' type='chat' id='${seq}'><body>${inWindow ? 'm' : 'w'}${tag} ${t.toFixed(3)} ${pad}</body></message>`,
+      );
+    },
+    event,
+  );
+  return drain(latencies, paced.windowSent, paced, req.drainMs, event, errors);
 }
 
 const attr = (xml: string, name: string): string | undefined => {
@@ -357,10 +405,7 @@ async function presence(
   const fanout = Math.min(Math.floor(req.contacts / 2), Math.floor((n - 1) / 2)) * 2;
   presencePhase++;
   const tag = `p${presencePhase}`;
-  const latencies = new Float64Array(Math.ceil((req.rate * req.durationMs) / 1000) * fanout * 2 + 1000);
-  let received = 0;
-  let inWindow = false;
-  let windowSent = 0;
+  const latencies = new Latencies(Math.ceil((req.rate * req.durationMs) / 1000) * fanout * 2 + 1000);
   pool.forEach((client, i) => {
     const own = `${poolUsers[i]}@${domain}/`;
     client.onStanza = (xml) => {
@@ -371,68 +416,21 @@ async function presence(
       if (s < 0 || xml.charCodeAt(s + 8) !== 109) return; // 'm': sent inside the window
       const sp = xml.indexOf(' ', s + 9);
       if (xml.slice(s + 9, sp) !== tag) return;
-      const sentAt = Number(xml.slice(sp + 1, xml.indexOf('<', sp)));
-      if (received < latencies.length) latencies[received] = performance.now() - sentAt;
-      received++;
+      latencies.add(Number(xml.slice(sp + 1, xml.indexOf('<', sp))));
     };
   });
-  let sent = 0;
-  const start = performance.now();
-  const windowStart = start + req.warmupMs;
-  const windowEnd = windowStart + req.durationMs;
-  let cpu0 = 0;
-  let wall0 = 0;
-  let cpu1 = 0;
-  let wall1 = 0;
   const shows = ['away', 'chat', 'dnd', 'xa'];
-  await new Promise<void>((resolve) => {
-    const tick = (): void => {
-      const now = performance.now();
-      if (!inWindow && now >= windowStart && now < windowEnd) {
-        inWindow = true;
-        event('window-start');
-        cpu0 = cpuNow();
-        wall0 = performance.now();
-      }
-      if (now >= windowEnd) {
-        cpu1 = cpuNow();
-        wall1 = performance.now();
-        event('window-end');
-        resolve();
-        return;
-      }
-      const due = Math.floor(((now - start) * req.rate) / 1000) - sent;
-      const prefix = inWindow ? 'm' : 'w';
-      for (let k = 0; k < due; k++) {
-        const t = performance.now();
-        pool[sent % n]!.send(
-          `<presence><show>${shows[sent % 4]}</show><status>${prefix}${tag} ${t.toFixed(3)}</status></presence>`,
-        );
-        sent++;
-        if (inWindow) windowSent++;
-      }
-      setTimeout(tick, 1);
-    };
-    tick();
-  });
-  const expected = windowSent * fanout;
-  const drainUntil = performance.now() + req.drainMs;
-  while (received < expected && performance.now() < drainUntil) await new Promise((r) => setTimeout(r, 10));
-  event('drained');
-  const got = Math.min(received, latencies.length);
-  const sorted = latencies.subarray(0, got).sort();
-  for (const client of pool) client.onStanza = () => undefined;
-  return {
-    sent: expected,
-    received,
-    lost: expected - received,
-    sendRate: expected / ((wall1 - wall0) / 1000),
-    p50Ms: percentile(sorted, 50),
-    p99Ms: percentile(sorted, 99),
-    maxMs: got === 0 ? Number.NaN : sorted[got - 1]!,
-    generator: { cpuSeconds: cpu1 - cpu0, wallSeconds: (wall1 - wall0) / 1000 },
-    errors: [],
-  };
+  const paced = await pace(
+    req,
+    (seq, inWindow) => {
+      const t = performance.now();
+      pool[seq % n]!.send(
+        `<presence><show>${shows[seq % 4]}</show><status>${inWindow ? 'm' : 'w'}${tag} ${t.toFixed(3)}</status></presence>`,
+      );
+    },
+    event,
+  );
+  return drain(latencies, paced.windowSent * fanout, paced, req.drainMs, event, []);
 }
 
 // ---------------------------------------------------------------- reconnect storm (XEP-0198)
