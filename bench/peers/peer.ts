@@ -230,34 +230,3 @@ export function removeDir(dir: string): void {
   }
   rmSync(dir, { recursive: true, force: true });
 }
-
-/** The part of a Switchboard store that rosters are written through. */
-interface RosterWriter {
-  readonly rosters: {
-    update(
-      user: string,
-      contact: string,
-      fn: () => { jid: string; subscription: 'both'; groups: string[] },
-    ): Promise<unknown>;
-  };
-}
-
-/** Mutual subscriptions in a ring (see {@link ringContacts}) through a Switchboard store. */
-export async function writeRosters(
-  store: RosterWriter,
-  users: readonly string[],
-  contacts: number,
-  domain: string,
-): Promise<void> {
-  if (contacts === 0) return;
-  const n = users.length;
-  for (let i = 0; i < n; i++) {
-    const user = `${users[i]!}@${domain}`;
-    await Promise.all(
-      ringContacts(i, n, contacts).map((j) => {
-        const jid = `${users[j]!}@${domain}`;
-        return store.rosters.update(user, jid, () => ({ jid, subscription: 'both', groups: [] }));
-      }),
-    );
-  }
-}

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_PARTITIONS } from '../../packages/protocol/src/index.js';
-import { createRedisStore, deriveCredentials } from '../../packages/store/src/index.js';
+import { createRedisStore } from '../../packages/store/src/index.js';
 import {
   SCRAM_ITERATIONS,
   TLS_CERT,
@@ -20,8 +20,8 @@ import {
   type PeerStartOptions,
   type RunningPeer,
   tlsNote,
-  writeRosters,
 } from './peer.js';
+import { provisionAccounts } from './switchboard-accounts.js';
 import type { Target } from '../load/client.js';
 import { processTree } from '../load/proc-stats.js';
 
@@ -173,18 +173,7 @@ export async function startSwitchboardCluster(
     await waitForPort(redisPort, redis, 10_000, redisLog);
     const store = createRedisStore({ url: redisUrl });
     try {
-      const batch = 64;
-      for (let i = 0; i < options.users.length; i += batch) {
-        await Promise.all(
-          options.users.slice(i, i + batch).map(async (user) => {
-            await store.accounts.create(
-              `${user}@${DOMAIN}`,
-              await deriveCredentials(options.password, SCRAM_ITERATIONS),
-            );
-          }),
-        );
-      }
-      await writeRosters(store, options.users, options.contacts ?? 0, DOMAIN);
+      await provisionAccounts(store, options, DOMAIN);
     } finally {
       await store.close();
     }

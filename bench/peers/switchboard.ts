@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { deriveCredentials, openEmbeddedStore } from '../../packages/store/src/index.js';
+import { openEmbeddedStore } from '../../packages/store/src/index.js';
 import {
   SCRAM_ITERATIONS,
   TLS_CERT,
@@ -15,8 +15,8 @@ import {
   writeFile,
   type PeerSpec,
   tlsNote,
-  writeRosters,
 } from './peer.js';
+import { provisionAccounts } from './switchboard-accounts.js';
 
 const DOMAIN = 'localhost';
 const MAIN = fileURLToPath(new URL('../../services/standalone/dist/main.js', import.meta.url));
@@ -41,18 +41,7 @@ export const switchboard: PeerSpec = {
     ];
     const store = openEmbeddedStore({ path: join(dir, 'switchboard.db') });
     try {
-      const batch = 64;
-      for (let i = 0; i < options.users.length; i += batch) {
-        await Promise.all(
-          options.users.slice(i, i + batch).map(async (user) => {
-            await store.accounts.create(
-              `${user}@${DOMAIN}`,
-              await deriveCredentials(options.password, SCRAM_ITERATIONS),
-            );
-          }),
-        );
-      }
-      await writeRosters(store, options.users, options.contacts ?? 0, DOMAIN);
+      await provisionAccounts(store, options, DOMAIN);
     } finally {
       await store.close();
     }
