@@ -16,3 +16,4 @@ export {
   type MovedDelivery,
   type StanzaDelivery,
 } from './delivery.js';
+export { rememberEncodings } from './recent-encodings.js';

@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeEnvelope, encodeEnvelope, type Envelope } from './envelope.js';
-import { RecentEncodings } from './recent-encodings.js';
+import { RecentEncodings, rememberEncodings } from './recent-encodings.js';
 
 const envelope: Envelope = {
   v: 1,
@@ -17,6 +17,9 @@ const envelope: Envelope = {
 };
 
 describe('RecentEncodings', () => {
+  beforeEach(() => rememberEncodings(true));
+  afterEach(() => rememberEncodings(false));
+
   it('hands back a value once for the very text it was remembered under, and forgets past its limit', () => {
     const recent = new RecentEncodings<number>(2);
     recent.remember('a', 1);
@@ -37,5 +40,13 @@ describe('RecentEncodings', () => {
     expect(parsed).not.toBe(envelope);
     expect(parsed).toEqual(envelope);
     expect(() => decodeEnvelope(text.replace('"v":1', '"v":2'))).toThrow(/unsupported envelope version/);
+  });
+
+  it('remembers nothing unless turned on (a process on Redis would only hold its strings)', () => {
+    rememberEncodings(false);
+    const text = encodeEnvelope(envelope);
+    const parsed = decodeEnvelope(text);
+    expect(parsed).not.toBe(envelope);
+    expect(parsed).toEqual(envelope);
   });
 });

@@ -5,20 +5,31 @@
  * budget"). Strings read from Redis are new strings: they miss and are parsed as usual.
  *
  * Each entry is taken at most once (a second decode of the same text parses it), and the map is
- * cleared when it reaches `limit`, so a consumer that lags or a bus that never hands the string
- * back (Redis) costs a bounded amount of memory.
+ * cleared when it reaches `limit`, so a consumer that lags costs a bounded amount of memory.
+ *
+ * Off unless {@link rememberEncodings} turns it on: a process whose stanzas go through Redis
+ * would only hash and hold every string it publishes (keeping them past the young generation).
  */
+let remembering = false;
+
+/** Turns remembering on for a process whose bus hands strings over in memory (embedded mode). */
+export function rememberEncodings(on: boolean): void {
+  remembering = on;
+}
+
 export class RecentEncodings<T> {
   readonly #values = new Map<string, T>();
 
   constructor(private readonly limit: number) {}
 
   remember(text: string, value: T): void {
+    if (!remembering) return;
     if (this.#values.size >= this.limit) this.#values.clear();
     this.#values.set(text, value);
   }
 
   take(text: string): T | undefined {
+    if (this.#values.size === 0) return undefined;
     const value = this.#values.get(text);
     if (value !== undefined) this.#values.delete(text);
     return value;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createMemoryBus, type Bus } from '@switchboard/bus';
 import { build as buildEdge, type Edge, type ListeningPorts } from '@switchboard/edge';
 import type { Logger, Metrics } from '@switchboard/kit';
-import { Streams } from '@switchboard/protocol';
+import { Streams, rememberEncodings } from '@switchboard/protocol';
 import {
   build as buildMuc,
   busTransport as mucBusTransport,
@@ -129,6 +129,8 @@ export interface Standalone {
 export function build(input: StandaloneConfigInput, deps: StandaloneDeps): Standalone {
   const config = standaloneConfigSchema.parse(input);
   const bus = createMemoryBus();
+  // The in-process bus hands published strings over as they are: decode them without parsing.
+  rememberEncodings(true);
   const store = openEmbeddedStore({ path: join(config.dataDir, 'switchboard.db') });
   const federates = config.s2s.enabled ?? config.domains.every(isPublicDomainName);
   const sessions = createMemorySessionRegistry();
