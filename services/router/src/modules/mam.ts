@@ -33,20 +33,27 @@ const FIELDS = ['FORM_TYPE', 'with', 'start', 'end', 'before-id', 'after-id', 'i
  * (XEP-0334 §4).
  */
 export function archivable(st: Stanza): boolean {
+  return archiveForm(st) !== false;
+}
+
+/**
+ * How an archivable message is read: 'plain' when the serialized stanza decides it (a `<body` tag,
+ * no hints, nothing that nests other bodies or carries a stanza-id), 'parsed' when it took the
+ * element; false when it is not archived.
+ */
+function archiveForm(st: Stanza): false | 'plain' | 'parsed' {
   const type = st.type;
   if (st.kind !== 'message' || (type !== 'chat' && type !== 'normal' && type !== '')) return false;
   // Most traffic without a body (chat states, receipts) is routed without being parsed.
   const text = st.env.xml;
   if (!text.includes('<body')) return false;
-  // The common case is decided on the serialized stanza: a `<body` tag with no hints and nothing
-  // that nests other bodies (XHTML-IM, forwarded messages) is the message's own body.
-  if (isPlain(text)) return true;
+  if (isPlain(text)) return 'plain';
   const el = st.el;
   if (el.getChild('body') === undefined) return false;
-  return (
-    el.getChild('no-store', HINTS_NS) === undefined &&
+  return el.getChild('no-store', HINTS_NS) === undefined &&
     el.getChild('no-permanent-store', HINTS_NS) === undefined
-  );
+    ? 'parsed'
+    : false;
 }
 
 /** No element in the stanza that could hide or nest a body, or carry a storage hint or a stanza-id. */
@@ -160,9 +167,10 @@ export const mamModule: RouterModule = {
     // Inbound, in the recipient's partition, before delivery: the stanza-id must reach the client.
     onMessageDelivery(core, {
       before: async (st, pass) => {
-        if (!archivable(st)) return st;
+        const form = archiveForm(st);
+        if (form === false) return st;
         const user = st.to.bare;
-        if (isPlain(st.env.xml)) {
+        if (form === 'plain') {
           // Hot path: no stanza-id to strip, so the new one is written into the serialized
           // stanza without parsing it (ARCHITECTURE.md, "Performance budget").
           if (!(await wanted(user, st.from.bare))) return st;
