@@ -23,6 +23,14 @@ import {
 export interface MemoryBusOptions {
   /** Cap on entries per stream; see {@link BusOverflowError}. Default {@link DEFAULT_MAX_LENGTH}. */
   readonly maxLength?: number;
+  /**
+   * Trim a stream as soon as an ack leaves a prefix every group is done with, instead of only on
+   * {@link Bus.trim} or when the stream reaches its cap. An embedded server wants this: an entry
+   * then dies young, with the stanza it carried, instead of living until the next periodic trim
+   * (1 s in the standalone) and being promoted to the old generation. A group created later from
+   * '0' sees only what is still pending, as it would after {@link Bus.trim}. Default false.
+   */
+  readonly trimOnAck?: boolean;
 }
 
 interface StoredEntry {
@@ -53,7 +61,8 @@ interface Group {
 const COMPACT_AT = 1024;
 
 class MemoryStream {
-  entries: StoredEntry[] = [];
+  /** Live entries are `entries[head…]`; the slots before `head` are cleared. */
+  entries: (StoredEntry | undefined)[] = [];
   head = 0;
   lastId: StreamId = ZERO_ID;
   readonly groups = new Map<string, Group>();
@@ -93,8 +102,10 @@ class MemoryStream {
     }
     if (min === undefined) return 0;
     const before = this.head;
+    // Clear each slot as the head passes it: a trimmed entry must not stay reachable from this
+    // long-lived array until the next compaction (it would survive scavenges and be promoted).
     while (this.head < this.entries.length && compareStreamIds(this.entries[this.head]!.id, min) < 0)
-      this.head++;
+      this.entries[this.head++] = undefined;
     const removed = this.head - before;
     if (this.head >= COMPACT_AT && this.head * 2 >= this.entries.length) {
       this.entries = this.entries.slice(this.head);
@@ -117,6 +128,7 @@ class MemoryStream {
  */
 export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
   const maxLength = options.maxLength ?? DEFAULT_MAX_LENGTH;
+  const trimOnAck = options.trimOnAck ?? false;
   const streams = new Map<string, MemoryStream>();
   const consumers = new Set<Consumer>();
   let closed = false;
@@ -154,10 +166,14 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
 
   const ack = (name: string, group: string, ids: readonly string[]): number => {
     check();
-    const pending = streams.get(name)?.groups.get(group)?.pending;
-    if (pending === undefined) return 0;
+    const stream = streams.get(name);
+    const pending = stream?.groups.get(group)?.pending;
+    if (stream === undefined || pending === undefined) return 0;
     let acked = 0;
-    for (const id of ids) if (pending.delete(formatStreamId(parseStreamId(id)))) acked++;
+    // Ids come back as this driver formatted them; only a hand-written id needs normalizing.
+    for (const id of ids)
+      if (pending.delete(id) || pending.delete(formatStreamId(parseStreamId(id)))) acked++;
+    if (trimOnAck && acked > 0) stream.trim();
     return acked;
   };
 

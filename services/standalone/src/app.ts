@@ -128,7 +128,7 @@ export interface Standalone {
 /** Edge and router in one process on the in-process bus and the embedded store (ARCHITECTURE.md, "Embedded mode"). */
 export function build(input: StandaloneConfigInput, deps: StandaloneDeps): Standalone {
   const config = standaloneConfigSchema.parse(input);
-  const bus = createMemoryBus();
+  const bus = createMemoryBus({ trimOnAck: true });
   // The in-process bus hands published strings over as they are: decode them without parsing.
   rememberEncodings(true);
   const store = openEmbeddedStore({ path: join(config.dataDir, 'switchboard.db') });
