@@ -93,9 +93,17 @@ async function main(): Promise<void> {
   if (wanted.length === 0) {
     await writeFile(out, `${header}\n${sections.join('\n\n')}\n`);
     console.error(`wrote ${out}`);
-  } else if (process.env.BENCH_UPDATE === '1') {
-    // BENCH_UPDATE=1 pnpm bench <suite…>: replace those sections of RESULTS.md (matched by title), keep the rest.
-    await writeFile(out, updateSections(await readFile(out, 'utf8'), sections));
+  } else if (process.env.BENCH_UPDATE === '0') {
+    // BENCH_UPDATE=0 pnpm bench <suite…>: print only, leave RESULTS.md alone.
+    console.error(`BENCH_UPDATE=0: ${out} left as it was`);
+  } else {
+    // pnpm bench <suite…> (BENCH_UPDATE=1 is the same, kept as an alias): replace those sections
+    // of RESULTS.md (matched by title), keep the rest.
+    const existing = await readFile(out, 'utf8').catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return header;
+      throw error;
+    });
+    await writeFile(out, updateSections(existing, sections));
     console.error(`updated ${names.length} section(s) of ${out}`);
   }
 }

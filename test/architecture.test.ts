@@ -2,6 +2,14 @@ import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import {
+  fileGraph,
+  findCycles,
+  packageViolations,
+  parseImports,
+  serviceViolations,
+  type Unit,
+} from './support/architecture.js';
 
 // STYLE.md: services → packages; packages never import services; a package imports
 // only the packages below it; no import cycles, between packages or between files.
@@ -19,12 +27,6 @@ const LAYERS: Record<string, number> = {
   kit: 3,
   component: 4,
 };
-
-interface Unit {
-  kind: 'packages' | 'services';
-  name: string;
-  dir: string;
-}
 
 function units(kind: 'packages' | 'services'): Unit[] {
   const base = join(root, kind);
@@ -48,104 +50,37 @@ function sourceFiles(dir: string): string[] {
   return out;
 }
 
-const IMPORT_RE =
-  /(?:^|\n)\s*(?:import|export)\s[^'";]*?from\s*['"]([^'"]+)['"]|(?:^|\n)\s*import\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
-
-/** Runtime imports only: `import type` is erased and cannot form a cycle at run time. */
-function importsOf(file: string, { includeTypeOnly = false } = {}): string[] {
-  const text = readFileSync(file, 'utf8');
-  const found: string[] = [];
-  for (const m of text.matchAll(IMPORT_RE)) {
-    if (!includeTypeOnly && /^\s*(?:import|export)\s+type\s/.test(m[0])) continue;
-    found.push((m[1] ?? m[2] ?? m[3])!);
+/** The text of every source file under the given units' directories. */
+function load(list: readonly Unit[], subdirs?: readonly string[]): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const u of list) {
+    const dirs =
+      subdirs === undefined ? [u.dir] : subdirs.map((d) => join(u.dir, d)).filter((d) => existsSync(d));
+    for (const dir of dirs) for (const file of sourceFiles(dir)) files.set(file, readFileSync(file, 'utf8'));
   }
-  return found;
+  return files;
 }
 
 const all = [...units('packages'), ...units('services')];
-const isTestFile = (f: string): boolean => /\.(test|contract)\.ts$/.test(f) || f.includes('/test/');
 
 describe('architecture', () => {
   it('knows the layer of every package', () => {
     for (const u of units('packages')) expect(LAYERS, `layer of packages/${u.name}`).toHaveProperty(u.name);
   });
 
-  it('has no package importing a service, and packages import only lower layers', () => {
-    const violations: string[] = [];
-    for (const u of units('packages')) {
-      for (const file of sourceFiles(join(u.dir, 'src'))) {
-        for (const spec of importsOf(file, { includeTypeOnly: true })) {
-          const where = relative(root, file);
-          if (
-            spec.includes('/services/') ||
-            (spec.startsWith('@switchboard/') && !(spec.slice(13) in LAYERS))
-          ) {
-            violations.push(`${where} imports service ${spec}`);
-            continue;
-          }
-          if (!spec.startsWith('@switchboard/')) continue;
-          const target = spec.slice('@switchboard/'.length);
-          if (target === 'testkit' && isTestFile(file)) continue;
-          if ((LAYERS[target] ?? 99) >= (LAYERS[u.name] ?? -1)) {
-            violations.push(`${where} (layer ${LAYERS[u.name]}) imports ${spec} (layer ${LAYERS[target]})`);
-          }
-        }
-      }
-    }
-    expect(violations).toEqual([]);
+  it('has no package importing a service or reaching outside itself, and packages import only lower layers', () => {
+    const packages = units('packages');
+    expect(packageViolations(root, packages, load(packages), LAYERS)).toEqual([]);
   });
 
   it('has no service importing another service', () => {
-    const serviceNames = new Set(units('services').map((u) => u.name));
-    const violations: string[] = [];
-    for (const u of units('services')) {
-      for (const file of sourceFiles(join(u.dir, 'src'))) {
-        for (const spec of importsOf(file)) {
-          const target = spec.startsWith('@switchboard/') ? spec.slice(13) : null;
-          // The standalone composition root is the one place that runs every service.
-          if (target && serviceNames.has(target) && target !== u.name && u.name !== 'standalone') {
-            violations.push(`${relative(root, file)} imports ${spec}`);
-          }
-          if (spec.startsWith('.') && !resolve(dirname(file), spec).startsWith(u.dir)) {
-            violations.push(`${relative(root, file)} reaches outside its service: ${spec}`);
-          }
-        }
-      }
-    }
-    expect(violations).toEqual([]);
+    const services = units('services');
+    expect(serviceViolations(root, services, load(services, ['src']))).toEqual([]);
   });
 
   it('has no import cycle between files', () => {
-    const graph = new Map<string, string[]>();
-    for (const u of all) {
-      for (const file of sourceFiles(join(u.dir, 'src'))) {
-        const deps: string[] = [];
-        for (const spec of importsOf(file)) {
-          if (!spec.startsWith('.')) continue;
-          const target = resolve(dirname(file), spec).replace(/\.js$/, '.ts');
-          if (existsSync(target)) deps.push(target);
-          else if (existsSync(join(target.replace(/\.ts$/, ''), 'index.ts')))
-            deps.push(join(target.replace(/\.ts$/, ''), 'index.ts'));
-        }
-        graph.set(file, deps);
-      }
-    }
-    const cycles: string[] = [];
-    const state = new Map<string, 'visiting' | 'done'>();
-    const stack: string[] = [];
-    const visit = (f: string): void => {
-      state.set(f, 'visiting');
-      stack.push(f);
-      for (const d of graph.get(f) ?? []) {
-        if (state.get(d) === 'visiting') {
-          cycles.push([...stack.slice(stack.indexOf(d)), d].map((p) => relative(root, p)).join(' → '));
-        } else if (!state.has(d)) visit(d);
-      }
-      stack.pop();
-      state.set(f, 'done');
-    };
-    for (const f of graph.keys()) if (!state.has(f)) visit(f);
-    expect(cycles).toEqual([]);
+    const cycles = findCycles(fileGraph(load(all, ['src'])));
+    expect(cycles.map((cycle) => cycle.map((p) => relative(root, p)).join(' → '))).toEqual([]);
   });
 
   it('declares every workspace package it imports in package.json', () => {
@@ -160,7 +95,7 @@ describe('architecture', () => {
         ...Object.keys(pkg.devDependencies ?? {}),
       ]);
       for (const file of sourceFiles(join(u.dir, 'src'))) {
-        for (const spec of importsOf(file, { includeTypeOnly: true })) {
+        for (const { spec } of parseImports(readFileSync(file, 'utf8'), file)) {
           if (spec.startsWith('@switchboard/') && !declared.has(spec)) {
             missing.push(`${relative(root, file)} imports undeclared ${spec}`);
           }
@@ -168,5 +103,91 @@ describe('architecture', () => {
       }
     }
     expect(missing).toEqual([]);
+  });
+});
+
+describe('architecture checks on an in-memory fixture (they can fail)', () => {
+  const fx = '/fixture';
+  const pkg = (name: string): Unit => ({ kind: 'packages', name, dir: `${fx}/packages/${name}` });
+  const svc = (name: string): Unit => ({ kind: 'services', name, dir: `${fx}/services/${name}` });
+  const layers = { low: 0, high: 1 };
+  const files = new Map<string, string>([
+    [`${fx}/packages/low/src/a.ts`, `import { b } from './b.js';\nexport const a = (): number => b + 1;\n`],
+    [`${fx}/packages/low/src/b.ts`, `import { a } from './a.js';\nexport const b = 1;\nvoid a;\n`],
+    [`${fx}/packages/low/src/c.ts`, `import type { A } from './d.js';\nexport type C = A;\n`],
+    [`${fx}/packages/low/src/d.ts`, `import type { C } from './c.js';\nexport type A = C | 1;\n`],
+    // Upward: a layer-0 package importing a layer-1 one, by name and by path.
+    [
+      `${fx}/packages/low/src/up.ts`,
+      `export { h } from '@switchboard/high';\nexport * from '../../high/src/h.js';\n`,
+    ],
+    // require() and import() of paths outside the package; a commented-out import is not one.
+    [
+      `${fx}/packages/high/src/h.ts`,
+      [
+        `// import { x } from '../../low/src/a.js';`,
+        `const r = require('../../../services/edge/src/app.js') as unknown;`,
+        `export const h = async (): Promise<unknown> => [r, await import('../../low-extra/src/x.js')];`,
+        `import { l } from '@switchboard/low';`,
+        `void l;`,
+      ].join('\n'),
+    ],
+    [`${fx}/services/one/src/main.ts`, `import '@switchboard/two';\nimport '../../two/src/app.js';\n`],
+  ]);
+
+  it('parses imports, re-exports, side-effect imports, import(), require() and type-only imports', () => {
+    expect(
+      parseImports(
+        [
+          `import a from 'a';`,
+          `import type { B } from 'b';`,
+          `import { type C } from 'c';`,
+          `export { d } from 'd';`,
+          `export type { E } from 'e';`,
+          `import 'f';`,
+          `const g = await import('g');`,
+          `const h = require('h');`,
+          `import i = require('i');`,
+          `type J = import('j').J;`,
+          `// import k from 'k';`,
+          `const s = "import l from 'l'";`,
+        ].join('\n'),
+      ),
+    ).toEqual([
+      { spec: 'a', typeOnly: false, kind: 'import' },
+      { spec: 'b', typeOnly: true, kind: 'import' },
+      { spec: 'c', typeOnly: false, kind: 'import' },
+      { spec: 'd', typeOnly: false, kind: 'export' },
+      { spec: 'e', typeOnly: true, kind: 'export' },
+      { spec: 'f', typeOnly: false, kind: 'import' },
+      { spec: 'g', typeOnly: false, kind: 'dynamic' },
+      { spec: 'h', typeOnly: false, kind: 'require' },
+      { spec: 'i', typeOnly: false, kind: 'require' },
+      { spec: 'j', typeOnly: true, kind: 'dynamic' },
+    ]);
+  });
+
+  it('finds the run-time cycle and ignores the type-only one', () => {
+    const cycles = findCycles(fileGraph(files));
+    expect(cycles.map((cycle) => cycle.map((p) => relative(fx, p)))).toEqual([
+      ['packages/low/src/a.ts', 'packages/low/src/b.ts', 'packages/low/src/a.ts'],
+    ]);
+  });
+
+  it('flags upward imports, relative paths out of the package (import, require, import()) and services', () => {
+    const violations = packageViolations(fx, [pkg('low'), pkg('high')], files, layers);
+    expect(violations).toEqual([
+      'packages/low/src/up.ts (layer 0) imports @switchboard/high (layer 1)',
+      'packages/low/src/up.ts reaches outside packages/low: ../../high/src/h.js',
+      'packages/high/src/h.ts reaches outside packages/high: ../../../services/edge/src/app.js',
+      'packages/high/src/h.ts reaches outside packages/high: ../../low-extra/src/x.js',
+    ]);
+  });
+
+  it('flags a service importing another service, by name or by path', () => {
+    expect(serviceViolations(fx, [svc('one'), svc('two')], files)).toEqual([
+      'services/one/src/main.ts imports @switchboard/two',
+      'services/one/src/main.ts reaches outside its service: ../../two/src/app.js',
+    ]);
   });
 });

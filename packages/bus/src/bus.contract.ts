@@ -13,7 +13,7 @@ import {
 export interface BusHarness {
   /** A bus over storage that starts empty for this harness; several calls share that storage. */
   open(options?: { readonly maxLength?: number }): Promise<Bus>;
-  /** Stops and starts the backing server on the same data (durable drivers only). */
+  /** Kills the backing server as a crash would (no clean shutdown) and starts it on the same data (durable drivers only). */
   readonly restart?: () => Promise<void>;
   /** Closes every bus it opened. */
   dispose(): Promise<void>;

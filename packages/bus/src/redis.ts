@@ -13,7 +13,6 @@ import {
   type PublishOptions,
 } from './bus.js';
 import { ConsumerLoop, type RawEntry, type ReadPort } from './consumer-loop.js';
-import { formatStreamId, nextStreamId, parseStreamId, compareStreamIds, type StreamId } from './stream-id.js';
 
 export interface RedisBusOptions {
   /** `redis://host:port/db`; or leave it out and give `redis`. */
@@ -48,6 +47,65 @@ end
 return ids`;
 
 /**
+ * Trim past what every group has acked: KEYS = the stream. For each group the
+ * oldest id it still needs is its oldest pending entry (XPENDING) or, with
+ * nothing pending, the id after its last-delivered-id; XTRIM MINID cuts below
+ * the smallest of those. A stream with no group is never trimmed. Reading the
+ * groups and trimming happen in one atomic step. Returns `{trimmed, length}`.
+ * Ids are compared and incremented as decimal strings: the sequence part is a
+ * 64-bit number that Lua's doubles cannot hold exactly.
+ */
+const TRIM_ACKED = `if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0} end
+local function cmpnum(a, b)
+  if #a ~= #b then return #a < #b and -1 or 1 end
+  if a == b then return 0 end
+  return a < b and -1 or 1
+end
+local function split(id)
+  local dash = string.find(id, '-', 1, true)
+  return string.sub(id, 1, dash - 1), string.sub(id, dash + 1)
+end
+local function cmpid(a, b)
+  local am, as = split(a)
+  local bm, bs = split(b)
+  local c = cmpnum(am, bm)
+  if c ~= 0 then return c end
+  return cmpnum(as, bs)
+end
+local function incr(n)
+  local digits = {}
+  for i = 1, #n do digits[i] = string.byte(n, i) - 48 end
+  local i = #digits
+  while i > 0 do
+    if digits[i] < 9 then digits[i] = digits[i] + 1; break end
+    digits[i] = 0
+    i = i - 1
+  end
+  local out = i == 0 and '1' or ''
+  for j = 1, #digits do out = out .. digits[j] end
+  return out
+end
+local function nextid(id)
+  local ms, seq = split(id)
+  if seq == '18446744073709551615' then return incr(ms) .. '-0' end
+  return ms .. '-' .. incr(seq)
+end
+local min = nil
+for _, flat in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  local info = {}
+  for i = 1, #flat, 2 do info[flat[i]] = flat[i + 1] end
+  local keep = nil
+  if tonumber(info['pending']) > 0 then
+    keep = redis.call('XPENDING', KEYS[1], info['name'])[2]
+  end
+  if not keep then keep = nextid(info['last-delivered-id']) end
+  if min == nil or cmpid(keep, min) < 0 then min = keep end
+end
+if min == nil then return {0, redis.call('XLEN', KEYS[1])} end
+local trimmed = redis.call('XTRIM', KEYS[1], 'MINID', min)
+return {trimmed, redis.call('XLEN', KEYS[1])}`;
+
+/**
  * The Redis Streams driver.
  *
  * - One shared command connection (auto-pipelined) for publish, ack, claim
@@ -79,6 +137,7 @@ export function createRedisBus(options: RedisBusOptions): Bus {
   const commands = connect({ enableAutoPipelining: true });
   // Sent as EVALSHA (ioredis loads the script on a NOSCRIPT reply), not its source every batch.
   commands.defineCommand('fencedPublish', { lua: FENCED_PUBLISH });
+  commands.defineCommand('trimAcked', { lua: TRIM_ACKED });
   /** Last length seen per stream (server name), from the XLEN sent with each publish. */
   const lengths = new Map<string, number>();
   const consumers = new Set<Consumer>();
@@ -97,44 +156,10 @@ export function createRedisBus(options: RedisBusOptions): Bus {
 
   const trim = async (stream: string): Promise<number> => {
     const name = key(stream);
-    let groups: unknown;
-    try {
-      groups = await commands.xinfo('GROUPS', name);
-    } catch (error) {
-      if (error instanceof Error && /no such key/i.test(error.message)) return 0;
-      throw error;
-    }
-    const infos = asArray(groups).map((group) => fieldsOf(asArray(group)));
-    if (infos.length === 0) return 0;
-    const withPending = infos.filter((info) => Number(info.get('pending')) > 0);
-    const smallest = new Map<string, string>();
-    if (withPending.length > 0) {
-      const pipeline = commands.pipeline();
-      for (const info of withPending) pipeline.xpending(name, String(info.get('name')));
-      const results = (await pipeline.exec()) ?? [];
-      results.forEach(([error, reply], i) => {
-        if (error !== null) throw error;
-        const first = asArray(reply)[1];
-        if (typeof first === 'string') smallest.set(String(withPending[i]!.get('name')), first);
-      });
-    }
-    let min: StreamId | undefined;
-    for (const info of infos) {
-      const oldest = smallest.get(String(info.get('name')));
-      // Pending count read first, then XPENDING: a group whose pending was acked in between keeps
-      // its old minimum, which only trims less.
-      const keep =
-        oldest !== undefined
-          ? parseStreamId(oldest)
-          : nextStreamId(parseStreamId(String(info.get('last-delivered-id'))));
-      if (min === undefined || compareStreamIds(keep, min) < 0) min = keep;
-    }
-    const results =
-      (await commands.pipeline().xtrim(name, 'MINID', formatStreamId(min!)).xlen(name).exec()) ?? [];
-    const [trimmed, length] = results.map(([error, reply]) => {
-      if (error !== null) throw error;
-      return Number(reply);
-    });
+    // One script: the groups are read and the stream trimmed in one atomic step, so a group
+    // created (or a consumer reading) in between cannot have entries trimmed from under it.
+    const reply = asArray(await (commands as unknown as TrimCommands).trimAcked(1, name));
+    const [trimmed, length] = reply.map(Number);
     lengths.set(name, length!);
     return trimmed!;
   };
@@ -438,6 +463,11 @@ export function createRedisBus(options: RedisBusOptions): Bus {
       else commands.disconnect();
     },
   };
+}
+
+/** The connection with the command defined from TRIM_ACKED. */
+interface TrimCommands {
+  trimAcked(numberOfKeys: number, stream: string): Promise<unknown>;
 }
 
 /** The pipeline with the command defined from FENCED_PUBLISH. */

@@ -64,7 +64,9 @@ describe('redis store', () => {
       }));
       await store.offline.push(user, { id: 'e1', xml: '<message/>', ts: 1 });
 
-      await server.stop();
+      // SIGKILL, as a crash: no flush on the way down (SIGTERM would flush), so only the AOF
+      // written before each reply (appendonly yes, appendfsync always) brings the data back.
+      await server.kill();
       await server.start();
 
       expect(await store.accounts.get(user)).toEqual(account);

@@ -34,9 +34,22 @@ describe('startRedisServer', () => {
   it('keeps data across a restart when append-only is on', async () => {
     const s = await startRedisServer({ appendOnly: true });
     servers.push(s);
+    expect(await command(s.port, 'CONFIG GET appendonly')).toBe('*2\r\n$10\r\nappendonly\r\n$3\r\nyes\r\n');
+    expect(await command(s.port, 'CONFIG GET appendfsync')).toBe(
+      '*2\r\n$11\r\nappendfsync\r\n$6\r\nalways\r\n',
+    );
     expect(await command(s.port, 'SET durable yes')).toBe('+OK\r\n');
     await s.kill();
     await s.start();
     expect(await command(s.port, 'GET durable')).toBe('$3\r\nyes\r\n');
+  });
+
+  it('loses what was written when killed without append-only (so the AOF cases can fail)', async () => {
+    const s = await startRedisServer();
+    servers.push(s);
+    expect(await command(s.port, 'SET volatile yes')).toBe('+OK\r\n');
+    await s.kill();
+    await s.start();
+    expect(await command(s.port, 'GET volatile')).toBe('$-1\r\n');
   });
 });

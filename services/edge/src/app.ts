@@ -16,6 +16,7 @@ import type { Bus, Consumer } from '@switchboard/bus';
 import { createMetrics, type Logger, type Metrics } from '@switchboard/kit';
 import { Groups, Streams, decodeDelivery, type Delivery } from '@switchboard/protocol';
 import type { Store } from '@switchboard/store';
+import type { XmlLimits } from '@switchboard/xml';
 import { parseJid } from '@switchboard/jid';
 import { ComponentListener } from './component/index.js';
 import { edgeConfigSchema, type EdgeConfig, type EdgeConfigInput } from './config.js';
@@ -102,7 +103,13 @@ export function build(input: EdgeConfigInput, deps: EdgeDeps): Edge {
   const publisher = new BatchPublisher(deps.bus, logger, (_error, dropped) =>
     metrics.publishFailures.inc(dropped),
   );
-  const xmlLimits = { maxStanzaBytes: config.limits.maxStanzaBytes };
+  const xmlLimits: XmlLimits = {
+    maxStanzaBytes: config.limits.maxStanzaBytes,
+    maxDepth: config.limits.maxDepth,
+    maxAttributes: config.limits.maxAttributes,
+    maxNameLength: config.limits.maxNameLength,
+    maxAttributeValueLength: config.limits.maxAttributeValueLength,
+  };
 
   let context: EdgeContext | null = null;
   let tcpServer: NetServer | null = null;
@@ -373,7 +380,7 @@ export function build(input: EdgeConfigInput, deps: EdgeDeps): Edge {
         servedDomains: domains,
         edgeId,
         partitions: config.partitions,
-        maxStanzaBytes: config.limits.maxStanzaBytes,
+        xmlLimits,
         handshakeTimeoutMs: config.limits.authTimeoutSeconds * 1000,
         bus: deps.bus,
         publisher,

@@ -1,6 +1,7 @@
 import { tryParseJid } from '@switchboard/jid';
 import { z } from '@switchboard/kit';
 import { DEFAULT_PARTITIONS } from '@switchboard/protocol';
+import { DEFAULT_LIMITS } from '@switchboard/xml';
 import { webConfigSchema } from './web/config.js';
 
 const port = z.number().int().min(0).max(65535);
@@ -95,6 +96,16 @@ export const edgeConfigSchema = z.object({
         .int()
         .min(1024)
         .default(256 * 1024),
+      // The XML parser's other caps (@switchboard/xml XmlLimits); past one is policy-violation.
+      // The minimums keep ordinary XMPP parseable (a full JID is up to 3071 bytes).
+      /** Element nesting, the stanza itself being depth 1. */
+      maxDepth: z.number().int().min(8).default(DEFAULT_LIMITS.maxDepth),
+      /** Attributes on one element, namespace declarations included. */
+      maxAttributes: z.number().int().min(16).default(DEFAULT_LIMITS.maxAttributes),
+      /** Element or attribute name length, in UTF-16 code units. */
+      maxNameLength: z.number().int().min(64).default(DEFAULT_LIMITS.maxNameLength),
+      /** One attribute value after entity expansion, in UTF-16 code units. */
+      maxAttributeValueLength: z.number().int().min(4096).default(DEFAULT_LIMITS.maxAttributeValueLength),
       stanzasPerSecond: z.number().positive().default(100),
       stanzaBurst: z.number().positive().default(200),
       bytesPerSecond: z

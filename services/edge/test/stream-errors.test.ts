@@ -8,7 +8,9 @@ const TLS = 'urn:ietf:params:xml:ns:xmpp-tls';
 let t: TestEdge;
 
 beforeAll(async () => {
-  t = await startEdge({ limits: { maxStanzaBytes: 4096, stanzasPerSecond: 5, stanzaBurst: 10 } });
+  t = await startEdge({
+    limits: { maxStanzaBytes: 4096, maxDepth: 8, stanzasPerSecond: 5, stanzaBurst: 10 },
+  });
   await t.createAccount('juliet', 'romeo-oh-romeo');
 });
 
@@ -137,6 +139,20 @@ describe('limits and stanza checks after login', () => {
       (e) => e.kind === 'session-end' && e.from === 'juliet@localhost/big',
       'session-end',
     );
+  });
+
+  it('closes on a stanza nested past the configured depth cap with policy-violation', async () => {
+    const c = await RawClient.tls(t.ports.tlsPort);
+    await c.login('juliet', 'romeo-oh-romeo', 'deep');
+    // Depth 8 (message + 7 levels) is within limits.maxDepth = 8, well under the default of 32.
+    const nest = (levels: number): string => '<x>'.repeat(levels) + '</x>'.repeat(levels);
+    c.send(`<message to='romeo@localhost' id='ok'><body>fine</body>${nest(7)}</message>`);
+    await t.routes.waitFor(
+      (e) => e.from === 'juliet@localhost/deep' && e.kind === 'message',
+      'the depth-8 message',
+    );
+    c.send(`<message to='romeo@localhost' id='deep'>${nest(8)}</message>`);
+    await expectStreamError(c, 'policy-violation');
   });
 
   it('closes on a stanza flood with policy-violation', async () => {

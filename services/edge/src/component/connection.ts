@@ -13,6 +13,7 @@ import {
   type Attrs,
   type Element,
   type StreamErrorCondition,
+  type XmlLimits,
 } from '@switchboard/xml';
 import type { BatchPublisher } from '../publisher.js';
 import { StanzaError, StanzaStreamViolation, stanzaErrorReply } from '../stream/stanza.js';
@@ -27,7 +28,8 @@ export interface ComponentHub {
   readonly servedDomains: ReadonlySet<string>;
   readonly publisher: BatchPublisher;
   readonly logger: Logger;
-  readonly maxStanzaBytes: number;
+  /** The XML parser's caps, as for client streams. */
+  readonly xmlLimits: XmlLimits;
   readonly handshakeTimeoutMs: number;
   /** The shared secret of a configured component domain (normalized), undefined for any other. */
   secretOf(domain: string): string | undefined;
@@ -73,7 +75,7 @@ export class ComponentConnection {
         streamEnd: () => this.closeStream(),
         error: (error) => this.streamError(error.condition, error.text),
       },
-      { maxStanzaBytes: hub.maxStanzaBytes },
+      hub.xmlLimits,
     );
     this.handshakeTimer = setTimeout(
       () => this.streamError('connection-timeout', 'no handshake in time'),

@@ -3,6 +3,7 @@ import type { Bus, BusEntry, Consumer } from '@switchboard/bus';
 import type { Logger } from '@switchboard/kit';
 import { parseJid } from '@switchboard/jid';
 import { Groups, Streams, decodeEnvelope } from '@switchboard/protocol';
+import type { XmlLimits } from '@switchboard/xml';
 import type { BatchPublisher } from '../publisher.js';
 import { ComponentConnection, type ComponentHub } from './connection.js';
 
@@ -13,7 +14,8 @@ export interface ComponentListenerOptions {
   readonly servedDomains: ReadonlySet<string>;
   readonly edgeId: string;
   readonly partitions: number;
-  readonly maxStanzaBytes: number;
+  /** The XML parser's caps, as for client streams. */
+  readonly xmlLimits: XmlLimits;
   /** A connection that has not completed the handshake by then gets connection-timeout. */
   readonly handshakeTimeoutMs: number;
   readonly bus: Bus;
@@ -41,7 +43,8 @@ export class ComponentListener implements ComponentHub {
   readonly servedDomains: ReadonlySet<string>;
   readonly publisher: BatchPublisher;
   readonly logger: Logger;
-  readonly maxStanzaBytes: number;
+  /** The XML parser's caps, as for client streams. */
+  readonly xmlLimits: XmlLimits;
   readonly handshakeTimeoutMs: number;
   private readonly bus: Bus;
   private readonly secrets = new Map<string, string>();
@@ -57,7 +60,7 @@ export class ComponentListener implements ComponentHub {
     this.servedDomains = options.servedDomains;
     this.edgeId = options.edgeId;
     this.partitions = options.partitions;
-    this.maxStanzaBytes = options.maxStanzaBytes;
+    this.xmlLimits = options.xmlLimits;
     this.handshakeTimeoutMs = options.handshakeTimeoutMs;
     this.bus = options.bus;
     this.publisher = options.publisher;
