@@ -20,6 +20,7 @@ import type { EdgeAddress } from './haproxy.js';
 import { FakeTwilio } from '../../services/sms-gateway/src/providers/test/fake-twilio.js';
 import { startComposeService, type ServiceProcess } from '../ops/compose-processes.js';
 import { waitFor } from '../ops/wait.js';
+import { registerVerified, twilioCodes } from '../sms/harness.js';
 
 // docker-compose.yml run as local processes: redis-server with the compose command's AOF settings,
 // haproxy with the shipped template, 3 edges and the 2 routers, each with its compose environment.
@@ -377,13 +378,13 @@ describe('docker-compose topology as processes (haproxy, 3 edges, 2 routers, the
     const conn = await connect(haproxy!.xmppPort, 'texter', 'phone', inbox);
     const caller = (conn.xmpp as unknown as { iqCaller: IqCaller }).iqCaller;
     // XEP-0077 §3.1: register a number with the gateway, then text a contact.
-    await caller.request(
-      xml(
-        'iq',
-        { type: 'set', to: smsDomain },
-        xml('query', { xmlns: 'jabber:iq:register' }, xml('phone', {}, '+15550004444')),
-      ),
-      15_000,
+    // The gateway texts a code to the number first (through the fake Twilio) and registers it
+    // once the code comes back.
+    await registerVerified(
+      { iq: (el) => caller.request(el, 15_000) },
+      '+15550004444',
+      twilioCodes(twilio),
+      smsDomain,
     );
     await conn.xmpp.send(
       xml(

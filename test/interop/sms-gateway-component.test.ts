@@ -37,7 +37,7 @@ describe('component transport against the Switchboard edge (XEP-0114)', () => {
       logger,
     });
     app = build(
-      { domain: DOMAIN, maxSegments: 10, accountFields: {}, reportTtlMs: 60_000 },
+      { domain: DOMAIN, maxSegments: 10, accountFields: {}, reportTtlMs: 60_000, verifyNumbers: false },
       { transport, provider, registrations, queue: createMemoryQueue({ backoffMs: 5 }), http, logger },
     );
     await app.start();

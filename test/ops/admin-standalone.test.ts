@@ -15,7 +15,8 @@ import {
   chat,
   login,
   quietLogger,
-  register,
+  registerVerified,
+  smscCodes,
   SMS_DOMAIN,
   TLS_CERT,
   TLS_KEY,
@@ -268,7 +269,7 @@ describe('admin API on the standalone', () => {
   it('shows a failed SMS job and sends it again on retry (API and CLI)', async () => {
     await api('POST', '/users', { jid: 'erin@localhost', password: 'erin-secret' });
     const erin = await connect('erin', 'erin-secret');
-    await register(erin, '+15550007777');
+    await registerVerified(erin, '+15550007777', smscCodes(smsc));
     expect((await api('GET', '/sms/registrations?jid=erin%40localhost')).json).toEqual({
       registrations: [{ jid: 'erin@localhost', number: '+15550007777' }],
     });

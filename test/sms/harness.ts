@@ -13,6 +13,8 @@ import type { RoomsConfig } from '../../services/sms-gateway/src/config.js';
 import { openSqliteRoomMemberships } from '../../services/sms-gateway/src/rooms/sqlite.js';
 import { openSqliteRegistrations } from '../../services/sms-gateway/src/registrations/sqlite.js';
 import type { Transport } from '../../services/sms-gateway/src/transports/index.js';
+import type { TestSmsc } from '../../services/sms-gateway/src/providers/test/smsc.js';
+import type { FakeTwilio } from '../../services/sms-gateway/src/providers/test/fake-twilio.js';
 import {
   login as supportLogin,
   startStandalone,
@@ -81,6 +83,8 @@ export interface GatewayOptions {
   /** SQLite file of the registrations and room memberships (kept across a restart); in memory without it. */
   readonly dataFile?: string;
   readonly rooms?: RoomsConfig;
+  /** Number verification by texted code; on by default, as in production (complete it with registerVerified). */
+  readonly verifyNumbers?: boolean;
 }
 
 /** The gateway as main.ts wires it in embedded mode: in-process queue, SQLite registrations. */
@@ -101,6 +105,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
   const registrations: Registrations = {
     get: (jid) => sqlite.get(jid),
+    list: () => sqlite.list(),
+    putVerification: (pending) => sqlite.putVerification(pending),
+    getVerification: (jid) => sqlite.getVerification(jid),
+    failVerification: (jid) => sqlite.failVerification(jid),
+    removeVerification: (jid) => sqlite.removeVerification(jid),
+    countCodeSend: (jid, windowMs) => sqlite.countCodeSend(jid, windowMs),
+    recordHelp: (contact, own, at) => sqlite.recordHelp(contact, own, at),
+    lastHelp: (contact, own) => sqlite.lastHelp(contact, own),
     byNumber: (number) => sqlite.byNumber(number),
     put: (registration) => sqlite.put(registration),
     remove: (jid) => sqlite.remove(jid),
@@ -134,6 +146,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       maxSegments: options.maxSegments ?? 3,
       accountFields: {},
       reportTtlMs: 60_000,
+      ...(options.verifyNumbers === undefined ? {} : { verifyNumbers: options.verifyNumbers }),
       ...(options.rooms === undefined ? {} : { rooms: options.rooms }),
     },
     {
@@ -170,9 +183,86 @@ export function login(port: number, username: string, password: string): Promise
 }
 
 /** XEP-0077 §3.1 registration of a phone number with the gateway. */
-export function register(user: User, phone: string, domain = SMS_DOMAIN): Promise<Element> {
+export function register(user: Pick<User, 'iq'>, phone: string, domain = SMS_DOMAIN): Promise<Element> {
   return user.iq(
     xml('iq', { type: 'set', to: domain }, xml('query', { xmlns: NS_REGISTER }, xml('phone', {}, phone))),
+  );
+}
+
+/** Where a test reads the verification code the gateway texted: what the provider peer received. */
+export interface CodeSource {
+  /** Messages the peer received so far. */
+  count(): number;
+  /** The code in the first message to `number` after the first `seen` ones, once it arrived. */
+  codeAfter(seen: number, number: string): Promise<string>;
+}
+
+const CODE = /^(\d{6}) is your /;
+
+/** Codes from the test SMSC's submit_sm. */
+export function smscCodes(smsc: TestSmsc): CodeSource {
+  const find = (seen: number, number: string): string | undefined =>
+    smsc.submits
+      .slice(seen)
+      .filter((s) => s.pdu['destination_addr'] === number.slice(1))
+      .map((s) => {
+        const sm = s.pdu['short_message'] as { message: string | Buffer };
+        return typeof sm.message === 'string' ? sm.message : sm.message.toString('latin1');
+      })
+      .map((text) => CODE.exec(text)?.[1])
+      .find((code) => code !== undefined);
+  return {
+    count: () => smsc.submits.length,
+    async codeAfter(seen, number) {
+      await smsc.until(() => find(seen, number) !== undefined);
+      return find(seen, number)!;
+    },
+  };
+}
+
+/** Codes from the fake Twilio's Messages requests. */
+export function twilioCodes(twilio: FakeTwilio): CodeSource {
+  const find = (seen: number, number: string): string | undefined =>
+    twilio.requests
+      .slice(seen)
+      .filter((r) => r.params.get('To') === number)
+      .map((r) => CODE.exec(r.params.get('Body') ?? '')?.[1])
+      .find((code) => code !== undefined);
+  return {
+    count: () => twilio.requests.length,
+    async codeAfter(seen, number) {
+      await twilio.until(() => find(seen, number) !== undefined);
+      return find(seen, number)!;
+    },
+  };
+}
+
+/**
+ * XEP-0077 registration with number verification, as a legacy-field client does it: the number
+ * alone (the gateway texts a code and answers not-acceptable), then the number with the code in
+ * `<text/>`. Resolves with the final result.
+ */
+export async function registerVerified(
+  user: Pick<User, 'iq'>,
+  phone: string,
+  codes: CodeSource,
+  domain = SMS_DOMAIN,
+): Promise<Element> {
+  const seen = codes.count();
+  const answer: unknown = await register(user, phone, domain).then(
+    () => {
+      throw new Error('registration succeeded without verification');
+    },
+    (error: unknown) => error,
+  );
+  if ((answer as { condition?: string }).condition !== 'not-acceptable') throw answer;
+  const code = await codes.codeAfter(seen, phone);
+  return user.iq(
+    xml(
+      'iq',
+      { type: 'set', to: domain },
+      xml('query', { xmlns: NS_REGISTER }, xml('phone', {}, phone), xml('text', {}, code)),
+    ),
   );
 }
 

@@ -15,7 +15,8 @@ import {
   isChatFrom,
   login,
   quietLogger,
-  register,
+  registerVerified,
+  smscCodes,
   startGateway,
   type Gateway,
   type User,
@@ -93,7 +94,7 @@ describe('SMS gateway as a XEP-0114 component of Prosody 0.12', () => {
     const identity = info.getChild('query')!.getChild('identity')!;
     expect(identity.attrs).toMatchObject({ category: 'gateway', type: 'sms' });
 
-    expect((await register(juliet, JULIET_NUMBER)).attrs['type']).toBe('result');
+    expect((await registerVerified(juliet, JULIET_NUMBER, smscCodes(smsc))).attrs['type']).toBe('result');
     const form = await juliet.iq(
       xml('iq', { type: 'get', to: SMS_DOMAIN }, xml('query', { xmlns: NS_REGISTER })),
     );

@@ -18,7 +18,8 @@ import {
   isChatFrom,
   login,
   quietLogger,
-  register,
+  registerVerified,
+  smscCodes,
   startGateway,
   type Gateway,
   type User,
@@ -116,7 +117,7 @@ describe('SMS users in rooms of Prosody’s own MUC (plain XEP-0045 through the 
     await startTheGateway();
     juliet = await login(prosody.c2sPort, 'juliet', 'juliet-pass');
     romeo = await login(prosody.c2sPort, 'romeo', 'romeo-pass');
-    expect((await register(juliet, JULIET_NUMBER)).attrs['type']).toBe('result');
+    expect((await registerVerified(juliet, JULIET_NUMBER, smscCodes(smsc))).attrs['type']).toBe('result');
     await enterRoom(juliet, COVEN, 'juliet');
     await enterRoom(romeo, COVEN, 'romeo');
   }, 40_000);

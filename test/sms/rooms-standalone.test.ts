@@ -10,7 +10,16 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { deriveCredentials } from '@switchboard/store';
 import { build, type Standalone } from '@switchboard/standalone';
 import { TestSmsc } from '../../services/sms-gateway/src/providers/test/smsc.js';
-import { SMS_DOMAIN, TLS_CERT, TLS_KEY, login, quietLogger, register, type User } from './harness.js';
+import {
+  SMS_DOMAIN,
+  TLS_CERT,
+  TLS_KEY,
+  login,
+  quietLogger,
+  registerVerified,
+  smscCodes,
+  type User,
+} from './harness.js';
 import {
   NS_MUC_ADMIN,
   NS_MUC_USER,
@@ -77,7 +86,7 @@ describe('SMS users in rooms of our own MUC service, in the standalone', () => {
     const { tcpPort } = await app.start();
     await app.store.accounts.create('juliet@localhost', await deriveCredentials('juliet-pass'));
     juliet = await login(tcpPort, 'juliet', 'juliet-pass');
-    expect((await register(juliet, JULIET_NUMBER)).attrs['type']).toBe('result');
+    expect((await registerVerified(juliet, JULIET_NUMBER, smscCodes(smsc))).attrs['type']).toBe('result');
     await enterRoom(juliet, ROOM, 'juliet');
     await app.store.accounts.create('romeo@localhost', await deriveCredentials('romeo-pass'));
     romeo = await login(tcpPort, 'romeo', 'romeo-pass');

@@ -17,7 +17,8 @@ import {
   isErrorFor,
   login,
   quietLogger,
-  register,
+  registerVerified,
+  smscCodes,
   startGateway,
   startSwitchboard,
   type Gateway,
@@ -114,7 +115,7 @@ describe('SMS gateway on embedded Switchboard (bus transport) with a real SMPP S
   });
 
   it('registers a phone number over XEP-0077 and the gateway then asks to share presence (XEP-0100 §4.1.1)', async () => {
-    const result = await register(juliet, JULIET_NUMBER);
+    const result = await registerVerified(juliet, JULIET_NUMBER, smscCodes(smsc));
     expect(result.attrs['type']).toBe('result');
     const subscribe = await juliet.inbox.next(
       (s) => s.is('presence') && s.attrs['from'] === SMS_DOMAIN && s.attrs['type'] === 'subscribe',

@@ -15,7 +15,8 @@ import {
   isChatFrom,
   login,
   quietLogger,
-  register,
+  registerVerified,
+  smscCodes,
   type User,
 } from './harness.js';
 
@@ -83,7 +84,7 @@ describe('standalone with the SMS gateway in process (config `sms`)', () => {
   it('binds to the SMSC at start and exchanges SMS with a registered user in both directions', async () => {
     expect(app.sms?.domain).toBe(SMS_DOMAIN);
     expect(smsc.boundSessions).toBe(1);
-    expect((await register(juliet, JULIET_NUMBER)).attrs['type']).toBe('result');
+    expect((await registerVerified(juliet, JULIET_NUMBER, smscCodes(smsc))).attrs['type']).toBe('result');
 
     const seen = smsc.submits.length;
     await juliet.send(chat(PHONE_JID, 'Sent from the standalone', 'st-1'));

@@ -18,7 +18,8 @@ import {
   isErrorFor,
   login,
   quietLogger,
-  register,
+  registerVerified,
+  twilioCodes,
   startGateway,
   startSwitchboard,
   type Gateway,
@@ -89,7 +90,7 @@ describe('SMS gateway as a XEP-0114 component of embedded Switchboard, with a Tw
     twilio.localUrl = `http://127.0.0.1:${(http.server.address() as AddressInfo).port}`;
     await switchboard.createAccount('juliet', 'juliet-pass');
     juliet = await login(switchboard.tcpPort, 'juliet', 'juliet-pass');
-    expect((await register(juliet, JULIET_NUMBER)).attrs['type']).toBe('result');
+    expect((await registerVerified(juliet, JULIET_NUMBER, twilioCodes(twilio))).attrs['type']).toBe('result');
   });
 
   afterAll(async () => {
@@ -178,13 +179,13 @@ describe('SMS gateway as a XEP-0114 component of embedded Switchboard, with a Tw
   });
 
   it('answers a 4xx refusal with a message error to the user and does not retry it', async () => {
-    twilio.script.push({ status: 400, code: 21610, message: 'Attempt to send to unsubscribed recipient' });
+    twilio.script.push({ status: 400, code: 21211, message: "The 'To' number is not a valid phone number." });
     const retriesBefore = gateway.retries.length;
     await juliet.send(chat(PHONE_JID, 'Refused', 'tw-refused'));
     const error = await juliet.inbox.next(isErrorFor('tw-refused'), 'the refusal');
     expect(error.attrs['from']).toBe(PHONE_JID);
     expect(errorCondition(error)).toBe('not-acceptable');
-    expect(error.getChild('error')!.getChildText('text')).toContain('21610');
+    expect(error.getChild('error')!.getChildText('text')).toContain('21211');
     // A later message is sent and accepted; the refused one was tried exactly once meanwhile.
     await juliet.send(chat(PHONE_JID, 'After the refusal', 'tw-after'));
     await sentOnce('After the refusal');
@@ -199,6 +200,21 @@ describe('SMS gateway as a XEP-0114 component of embedded Switchboard, with a Tw
     const error = await juliet.inbox.next(isErrorFor('tw-failed'), 'the undelivered error');
     expect(errorCondition(error)).toBe('recipient-unavailable');
     expect(error.getChild('error')!.getChildText('text')).toContain('30003');
+  });
+
+  it('records Twilio 21610 (the recipient opted out at Twilio) and answers forbidden, now and later', async () => {
+    const stopper = '+15558675399';
+    twilio.script.push({ status: 400, code: 21610, message: 'Attempt to send to unsubscribed recipient' });
+    await juliet.send(chat(`${stopper}@${SMS_DOMAIN}`, 'Opted out at Twilio', 'tw-21610'));
+    const error = await juliet.inbox.next(isErrorFor('tw-21610'), 'the opt-out refusal');
+    expect(errorCondition(error)).toBe('forbidden');
+    expect(await gateway.registrations.isOptedOut(stopper, JULIET_NUMBER)).toBe(true);
+    // The next message is refused by the gateway itself: Twilio sees no second request.
+    await juliet.send(chat(`${stopper}@${SMS_DOMAIN}`, 'Still there?', 'tw-21610-2'));
+    expect(errorCondition(await juliet.inbox.next(isErrorFor('tw-21610-2'), 'the second refusal'))).toBe(
+      'forbidden',
+    );
+    expect(twilio.requests.filter((r) => r.params.get('To') === stopper)).toHaveLength(1);
   });
 
   /** The accepted Messages.json request (the one with a sid) whose Body is `text`, once the gateway stored its sid. */

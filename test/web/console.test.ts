@@ -13,6 +13,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { xml } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
 import { TestSmsc } from '../../services/sms-gateway/src/providers/test/smsc.js';
+import { registerVerified, smscCodes } from '../sms/harness.js';
 import {
   DOMAIN,
   connectXmpp,
@@ -209,14 +210,9 @@ describe('operator console', () => {
         sender.xmpp as unknown as { iqCaller: { request(el: Element, t?: number): Promise<Element> } }
       ).iqCaller.request(stanza, 15_000);
     // XEP-0077 §3.1: Dave registers his own number with the gateway, then texts a phone.
-    await iq(
-      xml(
-        'iq',
-        { type: 'set', to: SMS_DOMAIN },
-        xml('query', { xmlns: 'jabber:iq:register' }, xml('phone', {}, '+15550009999')),
-      ),
-    );
-    await smsc.until(() => smsc.binds.length > 0);
+    // The gateway texts a code to the number (through the test SMSC) before it registers it.
+    await registerVerified({ iq }, '+15550009999', smscCodes(smsc), SMS_DOMAIN);
+    const before = smsc.submits.length;
     smsc.submitStatuses.push(ESME_RSYSERR);
     await sender.xmpp.send(
       xml(
@@ -225,7 +221,7 @@ describe('operator console', () => {
         xml('body', {}, 'Hello phone'),
       ),
     );
-    await smsc.until(() => smsc.submits.length === 1);
+    await smsc.until(() => smsc.submits.length === before + 1);
 
     await page.goto(consoleUrl('/sms'));
     // The job may still be on its way to "failed" when the page is first drawn: reload until it is listed.
@@ -251,8 +247,10 @@ describe('operator console', () => {
     await screenshot(page, 'console-sms');
 
     await row.locator('button:has-text("Retry")').click();
-    await smsc.until(() => smsc.submits.length === 2);
-    expect(smsc.submits[1]?.pdu['destination_addr']).toBe(smsc.submits[0]?.pdu['destination_addr']);
+    await smsc.until(() => smsc.submits.length === before + 2);
+    expect(smsc.submits[before + 1]?.pdu['destination_addr']).toBe(
+      smsc.submits[before]?.pdu['destination_addr'],
+    );
     await page.waitForSelector('#flash.ok', { timeout: UI_TIMEOUT });
     // Back in the queue: no longer among the failed jobs.
     await page.waitForSelector('table#failed-jobs tbody tr', { state: 'detached', timeout: UI_TIMEOUT });

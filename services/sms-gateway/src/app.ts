@@ -4,6 +4,7 @@ import type { Element } from '@switchboard/xml';
 import type { ProviderConfig, SmsGatewayConfig } from './config.js';
 import { SmsGateway } from './core/gateway.js';
 import { createGatewayMetrics } from './core/metrics.js';
+import type { SendLedger } from './providers/ledger.js';
 import type { SmsProvider } from './providers/provider.js';
 import { createSmppProvider } from './providers/smpp.js';
 import { createTwilioProvider } from './providers/twilio.js';
@@ -15,7 +16,7 @@ import { openSqliteRoomMemberships } from './rooms/sqlite.js';
 import { planSegments } from './sms/encoding.js';
 import type { Incoming, Transport } from './transports/index.js';
 
-export type { RoomsConfig, SmsGatewayConfig } from './config.js';
+export type { RoomsConfig, SmsGatewayConfig, VerificationConfig } from './config.js';
 export {
   smsGatewayConfigSchema,
   toSmsGatewayConfig,
@@ -39,6 +40,9 @@ export type {
   SmsProvider,
 } from './providers/provider.js';
 export { ProviderError } from './providers/provider.js';
+export { createMemoryLedger, type SendLedger, type Settlement } from './providers/ledger.js';
+export { createRedisLedger } from './providers/ledger-redis.js';
+export { openSqliteLedger } from './providers/ledger-sqlite.js';
 
 export interface SmsGatewayDeps {
   readonly transport: Transport;
@@ -47,6 +51,12 @@ export interface SmsGatewayDeps {
   /** The rooms phones are in; without it they live in memory and are forgotten at stop. */
   readonly rooms?: RoomMemberships;
   readonly queue: OutboundQueue;
+  /**
+   * Accepted parts per job and their delivery reports, in the queue's store
+   * (Redis with BullMQ, SQLite embedded): a job re-run after a crash resends
+   * only what the provider did not accept. Without it the provider keeps it in memory.
+   */
+  readonly ledger?: SendLedger;
   /** The HTTP server provider webhooks mount on (the ops server in main.ts); routes go on before it listens. */
   readonly http: FastifyInstance;
   readonly logger: Logger;
@@ -101,6 +111,11 @@ export function build(config: SmsGatewayConfig, deps: SmsGatewayDeps): SmsGatewa
     reportTtlMs: config.reportTtlMs,
     ...(config.defaultCountryCode === undefined ? {} : { defaultCountryCode: config.defaultCountryCode }),
     ...(config.name === undefined ? {} : { name: config.name }),
+    verification: {
+      enabled: config.verifyNumbers ?? true,
+      ...config.verification,
+    },
+    ...(config.allowedDomains === undefined ? {} : { allowedDomains: config.allowedDomains }),
   });
   let stopping: Promise<void> | undefined;
 
@@ -110,7 +125,12 @@ export function build(config: SmsGatewayConfig, deps: SmsGatewayDeps): SmsGatewa
     async start() {
       await deps.provider.start(
         { inbound: (sms) => gateway.inbound(sms), report: (report) => gateway.report(report) },
-        { http: deps.http },
+        {
+          http: deps.http,
+          ...(deps.ledger === undefined ? {} : { ledger: deps.ledger }),
+          // Per-user provider accounts, for webhooks signed with them (also after a restart).
+          accountOf: async (number) => (await deps.registrations.byNumber(number))?.account,
+        },
       );
       await deps.queue.start((job) => gateway.processJob(job), {
         failed: (failure) => {
@@ -125,15 +145,21 @@ export function build(config: SmsGatewayConfig, deps: SmsGatewayDeps): SmsGatewa
         // Rooms are rejoined whenever the gateway is (back) on the network: after a start, after a reconnect.
         online: () => {
           rooms.rejoinAll().catch((error: unknown) => logger.error({ err: error }, 'rejoining rooms failed'));
+          // XEP-0100 §4.4: registered users see the gateway online (again).
+          void gateway.announce(true);
         },
       });
       logger.info({ domain: config.domain, provider: deps.provider.name }, 'sms gateway started');
     },
     stop() {
       stopping ??= (async () => {
+        // Users see the gateway go offline; bounded in time, so a lost transport does not hold the shutdown.
+        await gateway.announce(false);
         await deps.transport.stop();
         // Room lines still waiting for their batch go to the queue before it closes.
         await rooms.flush();
+        // Running sends finish; queued jobs stay queued for the next start (BullMQ) or are lost (in-process).
+        logger.info('draining the SMS queue');
         await deps.queue.close();
         await ownMemberships?.close();
         await deps.provider.stop();
@@ -157,6 +183,19 @@ export function createProvider(config: ProviderConfig, maxSegments: number, logg
         ...(config.throughputPerSecond === undefined
           ? {}
           : { throughputPerSecond: config.throughputPerSecond }),
+        ...definedOnly({
+          sourceTon: config.sourceTon,
+          sourceNpi: config.sourceNpi,
+          destTon: config.destTon,
+          destNpi: config.destNpi,
+          enquireLinkMs: config.enquireLinkMs,
+          responseTimeoutMs: config.responseTimeoutMs,
+          window: config.window,
+          reconnect: config.reconnect,
+          throttleBackoff: config.throttleBackoff,
+          throttleRetries: config.throttleRetries,
+          reassemblyTimeoutMs: config.reassemblyTimeoutMs,
+        }),
         onEvent: (event) => logger.info({ smpp: event }, 'smpp event'),
       });
     case 'twilio':
@@ -171,4 +210,13 @@ export function createProvider(config: ProviderConfig, maxSegments: number, logg
         ...(config.timeoutMs === undefined ? {} : { timeoutMs: config.timeoutMs }),
       });
   }
+}
+
+/** The entries whose value is set (exactOptionalPropertyTypes forbids passing `undefined` for absent options). */
+function definedOnly<T extends Record<string, unknown>>(
+  values: T,
+): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(values)) if (value !== undefined) out[key] = value;
+  return out as { [K in keyof T]?: Exclude<T[K], undefined> };
 }

@@ -7,6 +7,9 @@ import { Redis } from 'ioredis';
 import { createSmsAdmin, SMS_ADMIN_PREFIX, smsAdminApi } from './admin/index.js';
 import { build, createProvider } from './app.js';
 import { smsGatewayConfigSchema, toSmsGatewayConfig } from './config.js';
+import type { SendLedger } from './providers/ledger.js';
+import { createRedisLedger } from './providers/ledger-redis.js';
+import { openSqliteLedger } from './providers/ledger-sqlite.js';
 import { createBullQueue } from './queue/bullmq.js';
 import { createMemoryQueue } from './queue/memory.js';
 import type { OutboundQueue } from './queue/queue.js';
@@ -48,20 +51,27 @@ let redis: Redis | undefined;
 let registrations: Registrations;
 let rooms: RoomMemberships;
 let queue: OutboundQueue;
+let ledger: SendLedger;
 if (file.redisUrl === undefined) {
   registrations = openSqliteRegistrations({ path: join(file.dataDir, 'sms-gateway.db') });
   rooms = openSqliteRoomMemberships({ path: join(file.dataDir, 'sms-gateway.db') });
   queue = createMemoryQueue(queueOptions);
+  ledger = openSqliteLedger({ path: join(file.dataDir, 'sms-gateway.db') });
 } else {
   redis = new Redis(file.redisUrl);
   redis.on('error', onConnectionError);
   registrations = createRedisRegistrations({ redis });
   rooms = createRedisRoomMemberships({ redis });
+  ledger = createRedisLedger({ redis });
   const url = new URL(file.redisUrl);
   queue = createBullQueue({
     ...queueOptions,
     // One queue per provider: the rate limit is the provider's.
     name: `sms-${file.provider.kind}`,
+    ...(file.queue.lockDurationMs === undefined ? {} : { lockDurationMs: file.queue.lockDurationMs }),
+    ...(file.queue.stalledIntervalMs === undefined
+      ? {}
+      : { stalledIntervalMs: file.queue.stalledIntervalMs }),
     connection: {
       host: url.hostname,
       port: Number(url.port || 6379),
@@ -108,6 +118,7 @@ const app = build(config, {
   registrations,
   rooms,
   queue,
+  ledger,
   http: webhooks,
   logger,
   metrics,
@@ -130,6 +141,7 @@ shutdown.register('gateway', 'drain', () => app.stop());
 shutdown.register('http', 'close-clients', () => http.close());
 shutdown.register('registrations', 'close-clients', () => registrations.close());
 shutdown.register('rooms', 'close-clients', () => rooms.close());
+shutdown.register('ledger', 'close-clients', () => ledger.close());
 shutdown.register('bus', 'close-clients', async () => {
   await bus?.close();
 });

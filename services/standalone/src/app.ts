@@ -28,6 +28,8 @@ import {
   createProvider,
   openSqliteRegistrations,
   openSqliteRoomMemberships,
+  openSqliteLedger,
+  type SendLedger,
   toSmsGatewayConfig,
   type OutboundQueue,
   type Registrations,
@@ -253,6 +255,7 @@ export function build(input: StandaloneConfigInput, deps: StandaloneDeps): Stand
         await sms?.http.close();
         await sms?.registrations.close();
         await sms?.rooms.close();
+        await sms?.ledger.close();
         await muc?.storage.close();
         await irc?.memberships.close();
         await upload?.storage.close();
@@ -279,12 +282,15 @@ function buildSms(
   readonly registrations: Registrations;
   readonly rooms: RoomMemberships;
   readonly queue: OutboundQueue;
+  readonly ledger: SendLedger;
 } {
   const logger = deps.logger.child({ component: 'sms-gateway' });
   const config = toSmsGatewayConfig(section);
   const registrations = openSqliteRegistrations({ path: join(dataDir, 'sms-gateway.db') });
   // The rooms SMS users are in, rejoined after a restart (same file, own table).
   const rooms = openSqliteRoomMemberships({ path: join(dataDir, 'sms-gateway.db') });
+  // Parts the provider accepted, so a retried job after a restart sends only what is missing.
+  const ledger = openSqliteLedger({ path: join(dataDir, 'sms-gateway.db') });
   const http = fastify();
   const queue = createMemoryQueue({
     attempts: section.queue.attempts,
@@ -304,6 +310,7 @@ function buildSms(
     registrations,
     rooms,
     queue,
+    ledger,
     http,
     logger,
     ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
@@ -317,6 +324,7 @@ function buildSms(
     registrations,
     rooms,
     queue,
+    ledger,
   };
 }
 

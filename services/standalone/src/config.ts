@@ -60,6 +60,9 @@ export const standaloneConfigSchema = z.object({
       provider: true,
       queue: true,
       rooms: true,
+      verifyNumbers: true,
+      verification: true,
+      allowedDomains: true,
     })
     .extend({
       http: z

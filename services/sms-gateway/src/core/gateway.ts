@@ -9,12 +9,15 @@ import {
   type SmsProvider,
 } from '../providers/provider.js';
 import type { FailedJob, OutboundJob, OutboundQueue } from '../queue/queue.js';
-import { NumberTakenError, type Registration, type Registrations } from '../registrations/registrations.js';
+import type { Registrations } from '../registrations/registrations.js';
 import type { RoomBridge } from '../rooms/bridge.js';
 import type { Incoming, Transport } from '../transports/index.js';
+import { NS_COMMANDS, RegistrationCommands } from './commands.js';
+import { dataForm, submittedValues, type FormField } from './forms.js';
 import { DEFAULT_KEYWORD_REPLIES, keywordOf, type KeywordReplies } from './keywords.js';
 import type { GatewayMetrics } from './metrics.js';
 import { isE164, normalizeNumber } from './numbers.js';
+import { DEFAULT_VERIFICATION, Registrar, type ClaimOutcome, type VerificationPolicy } from './registrar.js';
 
 /** How long, and how many, delivery reports wait for the send that they report on to be recorded. */
 const EARLY_REPORT_TTL_MS = 60_000;
@@ -26,6 +29,24 @@ export const NS_DISCO_INFO = 'http://jabber.org/protocol/disco#info';
 export const NS_DISCO_ITEMS = 'http://jabber.org/protocol/disco#items';
 export const NS_RECEIPTS = 'urn:xmpp:receipts';
 export const NS_OOB = 'jabber:x:oob';
+export { NS_COMMANDS };
+
+/** Twilio error 21610: the recipient texted STOP to the sending number at Twilio (its own opt-out list). */
+const TWILIO_OPTED_OUT = '21610';
+
+/** How long presence to every user may take at stop before the gateway stops anyway. */
+const GOODBYE_TIMEOUT_MS = 2000;
+
+/** A stanza error whose reply carries a payload, e.g. a XEP-0077 form asking for the next field (RFC 6120 §8.3.1). */
+class PayloadError extends StanzaError {
+  constructor(
+    condition: ConstructorParameters<typeof StanzaError>[0],
+    text: string,
+    readonly payload: Element,
+  ) {
+    super(condition, text);
+  }
+}
 
 /** XEP-0077 fields that carry provider credentials, e.g. a Twilio account SID (username) and token (password). */
 export type AccountField = 'username' | 'password';
@@ -57,6 +78,10 @@ export interface GatewayOptions {
   readonly name?: string;
   /** SMS users in group chats (XEP-0045 through the gateway); without it texts are only 1:1. */
   readonly rooms?: RoomBridge;
+  /** Number verification by SMS code; on by default ({@link DEFAULT_VERIFICATION}). */
+  readonly verification?: Partial<VerificationPolicy>;
+  /** JID domains whose users may register; everyone when absent. */
+  readonly allowedDomains?: readonly string[];
 }
 
 /** Characters per segment of a concatenated GSM-7 SMS (3GPP TS 23.040 §9.2.3.24.1 leaves 153 of 160). */
@@ -72,6 +97,8 @@ export class SmsGateway {
   private readonly accountFields: readonly (readonly [AccountField, string])[];
   private readonly replies: KeywordReplies;
   private readonly reportTtlMs: number;
+  private readonly registrar: Registrar;
+  private readonly commands: RegistrationCommands;
 
   constructor(private readonly options: GatewayOptions) {
     this.domain = options.domain.toLowerCase();
@@ -79,11 +106,31 @@ export class SmsGateway {
     this.accountFields = Object.entries(options.accountFields ?? {}) as [AccountField, string][];
     this.replies = options.keywordReplies ?? DEFAULT_KEYWORD_REPLIES;
     this.reportTtlMs = options.reportTtlMs ?? 72 * 3600_000;
+    this.registrar = new Registrar({
+      domain: this.domain,
+      name: options.name ?? 'SMS gateway',
+      registrations: options.registrations,
+      queue: options.queue,
+      logger: options.logger,
+      verification: { ...DEFAULT_VERIFICATION, ...options.verification },
+      ...(options.allowedDomains === undefined ? {} : { allowedDomains: options.allowedDomains }),
+      ...(options.defaultCountryCode === undefined
+        ? {}
+        : { defaultCountryCode: options.defaultCountryCode }),
+    });
+    this.commands = new RegistrationCommands({
+      domain: this.domain,
+      registrar: this.registrar,
+      accountFields: this.accountFields,
+      current: (jid) => options.registrations.get(jid),
+      afterRegistered: (outcome) => this.afterRegistered(outcome),
+      afterRemoved: (jid) => this.afterRemoved(jid),
+    });
   }
 
   /** The features disco#info announces (XEP-0030). */
   get features(): readonly string[] {
-    return [NS_DISCO_INFO, NS_DISCO_ITEMS, NS_REGISTER, NS_GATEWAY, NS_RECEIPTS, NS_OOB];
+    return [NS_DISCO_INFO, NS_DISCO_ITEMS, NS_REGISTER, NS_GATEWAY, NS_COMMANDS, NS_RECEIPTS, NS_OOB];
   }
 
   contactJid(number: string): string {
@@ -108,7 +155,18 @@ export class SmsGateway {
     } catch (error) {
       if (!(error instanceof StanzaError)) throw error;
       // RFC 6120 §8.3.1: never answer an error with an error.
-      if (el.attrs['type'] !== 'error') await this.send(errorReply(el, error));
+      if (el.attrs['type'] === 'error') return;
+      // The error may carry the payload the client should fill in again (XEP-0077 §3.1, example 6).
+      await this.send(
+        error instanceof PayloadError
+          ? xml(
+              el.name,
+              { from: el.attrs['to'], to: el.attrs['from'], id: el.attrs['id'], type: 'error' },
+              error.payload,
+              error.toElement(),
+            )
+          : errorReply(el, error),
+      );
     }
   }
 
@@ -123,7 +181,9 @@ export class SmsGateway {
       .getChildren('x', NS_OOB)
       .map((x) => x.getChildText('url')?.trim() ?? '')
       .filter((url) => url !== '');
-    const text = [body.trim() === '' ? '' : body, ...urls].filter((part) => part !== '').join('\n');
+    // Conversations, Gajim and Dino share an upload as body == URL plus the same URL in OOB: send it once.
+    const extra = urls.filter((url, i) => !body.includes(url) && urls.indexOf(url) === i);
+    const text = [body.trim() === '' ? '' : body, ...extra].filter((part) => part !== '').join('\n');
     if (text === '') {
       // Chat states, receipts and markers carry no text and have nowhere to go on SMS (RFC 6121 §5.2.3).
       if (el.getChildElements().length > 0) return;
@@ -194,6 +254,11 @@ export class SmsGateway {
     const bare = from.bare().toString();
     const contact = to.bare().toString();
     if (to.local !== '' && !isE164(to.local)) return;
+    if (type === 'unavailable') {
+      // XEP-0100 §4.5: the user logged off; the gateway (or the contact) goes offline for them too.
+      await this.send(xml('presence', { from: contact, to: from.toString(), type: 'unavailable' }));
+      return;
+    }
     const registered = (await this.options.registrations.get(bare)) !== null;
     switch (type) {
       case 'subscribe':
@@ -201,7 +266,11 @@ export class SmsGateway {
         await this.send(
           xml('presence', { from: contact, to: bare, type: registered ? 'subscribed' : 'unsubscribed' }),
         );
-        if (registered) await this.send(this.available(contact, bare));
+        if (!registered) return;
+        await this.send(this.available(contact, bare));
+        // XEP-0100 §6.3: the legacy contact asks back, so the subscription becomes mutual ("both").
+        // Servers answer it for the user when they already approved (RFC 6121 §3.1.3), so a repeat is harmless.
+        if (to.local !== '') await this.send(xml('presence', { from: contact, to: bare, type: 'subscribe' }));
         return;
       case 'unsubscribe':
         await this.send(xml('presence', { from: contact, to: bare, type: 'unsubscribed' }));
@@ -227,6 +296,32 @@ export class SmsGateway {
     return xml('presence', { from, to });
   }
 
+  /** Presence from the gateway to every registered user: at start (available) and at stop (unavailable). */
+  async announce(available: boolean, timeoutMs = GOODBYE_TIMEOUT_MS): Promise<void> {
+    const all = async (): Promise<void> => {
+      for (const registration of await this.options.registrations.list()) {
+        await this.send(
+          available
+            ? this.available(this.domain, registration.jid)
+            : xml('presence', { from: this.domain, to: registration.jid, type: 'unavailable' }),
+        );
+      }
+    };
+    // At stop the transport may already be gone: send what goes within the time, never hang the shutdown.
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    try {
+      const outcome = await Promise.race([all().then(() => 'sent' as const), timeout]);
+      if (outcome === 'timeout') this.log.warn({ available }, 'gateway presence to users timed out');
+    } catch (error) {
+      this.log.warn({ err: error, available }, 'gateway presence to users failed');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   private async onIq(el: Element, from: Jid, to: Jid): Promise<void> {
     const type = el.attrs['type'];
     if (type !== 'get' && type !== 'set') return;
@@ -236,23 +331,38 @@ export class SmsGateway {
     const ns = query.getNS();
     const key = `${type} ${ns}`;
     let result: Element | null;
+    let after: readonly Element[] = [];
     if (to.local !== '') {
       if (key === `get ${NS_DISCO_INFO}`) result = this.contactInfo(to);
       else throw new StanzaError('service-unavailable');
-    } else if (key === `get ${NS_DISCO_INFO}`) result = this.gatewayInfo();
-    else if (key === `get ${NS_DISCO_ITEMS}`) result = xml('query', { xmlns: NS_DISCO_ITEMS });
+    } else if (key === `get ${NS_DISCO_INFO}`) result = this.gatewayInfo(query);
+    else if (key === `get ${NS_DISCO_ITEMS}`) result = this.gatewayItems(query);
     else if (key === `get ${NS_REGISTER}`) result = await this.registrationForm(from);
-    else if (key === `set ${NS_REGISTER}`) result = await this.register(query, from);
+    else if (key === `set ${NS_REGISTER}`) [result, after] = await this.register(query, from);
     else if (key === `get ${NS_GATEWAY}`) result = this.gatewayPrompt();
     else if (key === `set ${NS_GATEWAY}`) result = this.gatewayJid(query);
+    else if (key === `set ${NS_COMMANDS}` && query.name === 'command') {
+      const reply = await this.commands.execute(query, from.bare().toString());
+      result = reply.command;
+      after = reply.after;
+    }
     // RFC 6120 §8.4: an iq nobody here understands.
     else throw new StanzaError('service-unavailable');
     await this.send(
       xml('iq', { from: el.attrs['to'], to: el.attrs['from'], id: el.attrs['id'], type: 'result' }, result),
     );
+    // XEP-0100 §4.1.1/§4.3.1: presence about a (un)registration follows its result.
+    for (const stanza of after) await this.send(stanza);
   }
 
-  private gatewayInfo(): Element {
+  private gatewayInfo(query: Element): Element {
+    const node = query.attrs['node'];
+    if (node !== undefined) {
+      // XEP-0050 §2.3: a command node describes itself.
+      const info = this.commands.info(node);
+      if (info === null) throw new StanzaError('item-not-found');
+      return xml('query', { xmlns: NS_DISCO_INFO, node }, ...info);
+    }
     // XEP-0100 §5: identity category "gateway", type "sms" from the registry.
     return xml(
       'query',
@@ -260,6 +370,14 @@ export class SmsGateway {
       xml('identity', { category: 'gateway', type: 'sms', name: this.options.name ?? 'SMS gateway' }),
       ...this.features.map((feature) => xml('feature', { var: feature })),
     );
+  }
+
+  private gatewayItems(query: Element): Element {
+    const node = query.attrs['node'];
+    if (node === undefined) return xml('query', { xmlns: NS_DISCO_ITEMS });
+    // XEP-0050 §2.2: the commands are the items of the commands node.
+    if (node !== NS_COMMANDS) throw new StanzaError('item-not-found');
+    return xml('query', { xmlns: NS_DISCO_ITEMS, node }, ...this.commands.items());
   }
 
   private contactInfo(to: Jid): Element {
@@ -275,61 +393,119 @@ export class SmsGateway {
   }
 
   private async registrationForm(from: Jid): Promise<Element> {
-    const current = await this.options.registrations.get(from.bare().toString());
-    // XEP-0077 §3.1: a registered entity sees <registered/> and its current values.
+    const bare = from.bare().toString();
+    const current = await this.options.registrations.get(bare);
+    const pending = await this.registrar.pendingNumber(bare);
+    const phone = pending ?? current?.number ?? '';
+    const account = this.accountFields.map(([field, key]) => [field, current?.account?.[key] ?? ''] as const);
+    const instructions =
+      pending !== null
+        ? `A code was texted to ${pending}. Submit the number again with the code (field "code"; legacy clients: "text").`
+        : 'Enter your phone number in international form (+15551234567)' +
+          (this.accountFields.length > 0 ? ' and your SMS provider account' : '') +
+          (this.registrar.verifies ? '. The gateway texts it a code; submit again with the code.' : '.');
+    // XEP-0077 §3.1: a registered entity sees <registered/> and its current values;
+    // §5: the same as a data form, which clients such as Gajim prefer.
     return xml(
       'query',
       { xmlns: NS_REGISTER },
       current === null ? null : xml('registered'),
-      xml(
-        'instructions',
-        {},
-        'Enter your phone number in international form (+15551234567)' +
-          (this.accountFields.length > 0 ? ' and your SMS provider account.' : '.'),
-      ),
-      xml('phone', {}, current?.number ?? ''),
-      ...this.accountFields.map(([field, key]) => xml(field, {}, current?.account?.[key] ?? '')),
+      xml('instructions', {}, instructions),
+      xml('phone', {}, phone),
+      ...account.map(([field, value]) => xml(field, {}, value)),
+      this.registrar.verifies ? xml('text') : null,
+      this.registrationDataForm(phone, account, pending !== null, instructions),
     );
   }
 
-  private async register(query: Element, from: Jid): Promise<null> {
+  private registrationDataForm(
+    phone: string,
+    account: readonly (readonly [AccountField, string])[],
+    askCode: boolean,
+    instructions: string,
+  ): Element {
+    const fields: FormField[] = [
+      { var: 'phone', type: 'text-single', label: 'Phone number', required: true, value: phone },
+      ...account.map(
+        ([field, value]): FormField => ({
+          var: field,
+          type: field === 'password' ? 'text-private' : 'text-single',
+          label: field === 'password' ? 'Provider password or token' : 'Provider account',
+          required: true,
+          value,
+        }),
+      ),
+    ];
+    if (this.registrar.verifies) {
+      fields.push({
+        var: 'code',
+        type: 'text-single',
+        label: 'Code from the SMS',
+        desc: 'Leave empty to have a code texted to the number',
+        required: askCode,
+      });
+    }
+    return dataForm({ title: 'SMS gateway registration', instructions, formType: NS_REGISTER, fields });
+  }
+
+  private async register(query: Element, from: Jid): Promise<[null, Element[]]> {
     const bare = from.bare().toString();
     if (query.getChild('remove') !== undefined) {
-      if (!(await this.options.registrations.remove(bare))) throw new StanzaError('registration-required');
-      await this.send(xml('presence', { from: this.domain, to: bare, type: 'unsubscribed' }));
-      await this.send(xml('presence', { from: this.domain, to: bare, type: 'unavailable' }));
-      return null;
+      // XEP-0077 §3.2: <remove/> stands alone; anything beside it is a bad request.
+      if (query.getChildElements().length !== 1) throw new StanzaError('bad-request', '<remove/> goes alone');
+      if (!(await this.registrar.remove(bare))) throw new StanzaError('registration-required');
+      return [null, this.afterRemoved(bare)];
     }
-    const phone = query.getChildText('phone') ?? '';
-    const number = normalizeNumber(phone, this.options.defaultCountryCode);
-    // XEP-0077 §3.1: missing or unusable registration data is not-acceptable.
-    if (number === null)
-      throw new StanzaError('not-acceptable', `${phone || 'an empty value'} is not a phone number`);
+    // XEP-0077 §5: a submitted data form wins over the legacy fields.
+    const form = submittedValues(query);
+    const value = (name: string): string => (form === null ? query.getChildText(name) : form.get(name)) ?? '';
     const account: Record<string, string> = {};
     for (const [field, key] of this.accountFields) {
-      const value = query.getChildText(field) ?? '';
-      if (value === '') throw new StanzaError('not-acceptable', `the ${field} field is required`);
-      account[key] = value;
+      const given = value(field);
+      if (given === '') throw new StanzaError('not-acceptable', `the ${field} field is required`);
+      account[key] = given;
     }
-    const existing = await this.options.registrations.get(bare);
-    const registration: Registration = {
-      jid: bare,
-      number,
+    const code = form === null ? value('text') : value('code');
+    const phone = value('phone');
+    const outcome = await this.registrar.claim(bare, {
+      phone,
+      code,
       ...(this.accountFields.length > 0 ? { account } : {}),
-    };
-    try {
-      await this.options.registrations.put(registration);
-    } catch (error) {
-      if (error instanceof NumberTakenError)
-        throw new StanzaError('conflict', `${number} is registered by another user`);
-      throw error;
-    }
-    if (existing === null) {
-      // XEP-0100 §4.1.1: after registering, the gateway asks to share presence with the user.
-      await this.send(xml('presence', { from: this.domain, to: bare, type: 'subscribe' }));
-      await this.send(this.available(this.domain, bare));
-    }
-    return null;
+    });
+    if (outcome.kind === 'registered') return [null, this.afterRegistered(outcome)];
+    // Step one of two: the code went out. not-acceptable is XEP-0077's "required data missing";
+    // the error carries the form back with the code field required, the number filled in.
+    const instructions = `A code was texted to ${outcome.number}. Submit the registration again with the code.`;
+    const pairs = this.accountFields.map(([field, key]) => [field, account[key] ?? ''] as const);
+    throw new PayloadError(
+      'not-acceptable',
+      `${instructions} (field "code"; legacy clients: "text")`,
+      xml(
+        'query',
+        { xmlns: NS_REGISTER },
+        xml('instructions', {}, instructions),
+        xml('phone', {}, outcome.number),
+        ...pairs.map(([field, given]) => xml(field, {}, given)),
+        xml('text'),
+        this.registrationDataForm(outcome.number, pairs, true, instructions),
+      ),
+    );
+  }
+
+  private afterRegistered(outcome: Extract<ClaimOutcome, { kind: 'registered' }>): Element[] {
+    if (!outcome.created) return [];
+    const bare = outcome.registration.jid;
+    // XEP-0100 §4.1.1: after registering, the gateway asks to share presence with the user.
+    return [xml('presence', { from: this.domain, to: bare, type: 'subscribe' }), this.available(this.domain, bare)];
+  }
+
+  private afterRemoved(bare: string): Element[] {
+    // XEP-0100 §4.3.1: the gateway ends both subscriptions and goes offline for the user.
+    return [
+      xml('presence', { from: this.domain, to: bare, type: 'unsubscribe' }),
+      xml('presence', { from: this.domain, to: bare, type: 'unsubscribed' }),
+      xml('presence', { from: this.domain, to: bare, type: 'unavailable' }),
+    ];
   }
 
   private gatewayPrompt(): Element {
@@ -360,7 +536,23 @@ export class SmsGateway {
       throw new ProviderError(`${job.sms.to} has opted out`, false, 'opted-out');
     }
     const started = performance.now();
-    const result = await this.options.provider.send(job.sms);
+    let result;
+    try {
+      result = await this.options.provider.send(job.sms);
+    } catch (error) {
+      // A refusal takes provider time too; the latency histogram counts every answer.
+      this.options.metrics?.providerLatency.observe((performance.now() - started) / 1000);
+      if (error instanceof ProviderError && error.code === TWILIO_OPTED_OUT) {
+        // Twilio keeps its own STOP list: record the opt-out so later messages are refused before sending.
+        await this.options.registrations.setOptOut(job.sms.to, job.sms.from, true);
+        throw new ProviderError(
+          `${job.sms.to} has opted out (STOP at the provider, ${TWILIO_OPTED_OUT})`,
+          false,
+          'opted-out',
+        );
+      }
+      throw error;
+    }
     this.options.metrics?.providerLatency.observe((performance.now() - started) / 1000);
     this.options.metrics?.sent.inc();
     this.options.metrics?.segments.inc(result.segments);
@@ -479,8 +671,8 @@ export class SmsGateway {
     const keyword = keywordOf(sms.text);
     if (keyword !== null) {
       this.options.metrics?.inbound.inc({ kind: keyword });
-      if (keyword !== 'help')
-        await this.options.registrations.setOptOut(sms.from, sms.to, keyword === 'stop');
+      if (keyword === 'help') await this.options.registrations.recordHelp(sms.from, sms.to, sms.receivedAt);
+      else await this.options.registrations.setOptOut(sms.from, sms.to, keyword === 'stop');
       // An opted-out number leaves every room it is in.
       if (keyword === 'stop') await rooms?.optOut(sms.from);
       this.log.info({ from: sms.from, to: sms.to, keyword }, 'SMS keyword honoured');
@@ -506,13 +698,27 @@ export class SmsGateway {
       return;
     }
     this.options.metrics?.inbound.inc({ kind: 'chat' });
-    await this.send(
-      xml(
-        'message',
-        { from: this.contactJid(sms.from), to: owner.jid, type: 'chat', id: `sms-${sms.providerMessageId}` },
-        xml('body', {}, sms.text),
-      ),
-    );
+    const from = this.contactJid(sms.from);
+    if (sms.text.trim() !== '' || sms.media === undefined || sms.media.length === 0) {
+      await this.send(
+        xml(
+          'message',
+          { from, to: owner.jid, type: 'chat', id: `sms-${sms.providerMessageId}` },
+          xml('body', {}, sms.text),
+        ),
+      );
+    }
+    // MMS media: one message per URL, body == URL plus XEP-0066, which clients show inline.
+    for (const [i, url] of (sms.media ?? []).entries()) {
+      await this.send(
+        xml(
+          'message',
+          { from, to: owner.jid, type: 'chat', id: `sms-${sms.providerMessageId}-media-${i}` },
+          xml('body', {}, url),
+          xml('x', { xmlns: NS_OOB }, xml('url', {}, url)),
+        ),
+      );
+    }
   }
 
   private send(el: Element): Promise<void> {

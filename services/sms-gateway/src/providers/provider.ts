@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { SendLedger } from './ledger.js';
 
 /**
  * One SMS provider (an SMPP 3.4 SMSC, a Twilio-compatible HTTP API) behind the
@@ -21,6 +22,18 @@ export interface SmsProvider {
 export interface ProviderContext {
   /** The gateway's HTTP server, for webhooks and status callbacks; routes are mounted before it listens. */
   readonly http: FastifyInstance;
+  /**
+   * Where accepted parts and their delivery reports are recorded, so that a
+   * re-run job resubmits only missing parts and a multi-part message is
+   * reported once (see SendLedger). Without it the provider keeps one in memory.
+   */
+  readonly ledger?: SendLedger;
+  /**
+   * The provider account the user who registered `number` gave (e.g. a Twilio
+   * account SID and auth token), looked up in the registrations store: webhooks
+   * signed with a per-user account are checked against it, also after a restart.
+   */
+  readonly accountOf?: (number: string) => Promise<Readonly<Record<string, string>> | undefined>;
 }
 
 export interface ProviderHandlers {
@@ -51,6 +64,8 @@ export interface InboundSms {
   readonly from: string;
   readonly to: string;
   readonly text: string;
+  /** MMS media (Twilio MediaUrlN), in order; the text does not repeat them. */
+  readonly media?: readonly string[];
   readonly providerMessageId: string;
   readonly receivedAt: number;
 }

@@ -52,6 +52,8 @@ declare module 'smpp' {
     function createServer(listener?: (session: Session) => void): Server;
 
     const errors: Readonly<Record<string, number>>;
+    /** Builds a PDU; the session numbers it when sent unless sequence_number is set. */
+    const PDU: new (command: string, options?: Record<string, unknown>) => PDU;
   }
   export = smpp;
 }

@@ -428,3 +428,100 @@ describe('SMPP provider: deliver_sm', () => {
     expect(reports).toMatchObject([{ providerMessageId: 'm7', status: 'undeliverable', errorCode: '034' }]);
   });
 });
+
+describe('SMPP provider: multi-part messages, retries and receipts', () => {
+  const mo = {
+    source_addr_ton: 1,
+    source_addr_npi: 1,
+    source_addr: '447700900123',
+    dest_addr_ton: 1,
+    dest_addr_npi: 1,
+    destination_addr: '15550001',
+  };
+  const long = 'All the world is a stage, and all the men and women merely players. '.repeat(3);
+  const receiptFor = (id: string, stat = 'DELIVRD'): Record<string, unknown> => ({
+    ...mo,
+    esm_class: 0x04,
+    short_message: {
+      message: `id:${id} sub:001 dlvrd:001 submit date:2611262120 done date:2611262121 stat:${stat} err:000 text:`,
+    },
+  });
+  const refOf = (i: number): number => [...sm(smsc.submits[i]!).udh![0]!][2]!;
+
+  it('reports a multi-part message delivered only when every part is, and once', async () => {
+    const p = await startProvider();
+    const result = await p.send({
+      id: 'mp-1',
+      from: '+15550001',
+      to: '+447700900123',
+      text: long,
+      wantReport: true,
+    });
+    expect(result.providerMessageIds).toEqual(['msg-1000', 'msg-1001']);
+    await smsc.deliver(receiptFor('msg-1000'));
+    expect(reports).toHaveLength(0);
+    await smsc.deliver(receiptFor('msg-1001'));
+    expect(reports).toMatchObject([{ providerMessageId: 'msg-1001', status: 'delivered' }]);
+    // A redelivered receipt for a part of a settled message reports nothing more.
+    await smsc.deliver(receiptFor('msg-1000'));
+    expect(reports).toHaveLength(1);
+  });
+
+  it('reports a multi-part message failed at its first failed part, and nothing for the rest', async () => {
+    const p = await startProvider();
+    await p.send({ id: 'mp-2', from: '+15550001', to: '+447700900123', text: long, wantReport: true });
+    await smsc.deliver(receiptFor('msg-1000', 'UNDELIV'));
+    expect(reports).toMatchObject([{ providerMessageId: 'msg-1000', status: 'undeliverable' }]);
+    await smsc.deliver(receiptFor('msg-1001'));
+    expect(reports).toHaveLength(1);
+  });
+
+  it('resubmits only the parts the SMSC did not accept when the job is tried again, with the same UDH reference', async () => {
+    const p = await startProvider();
+    // Part 1 accepted, part 2 refused with a transient error: the job fails retryably.
+    smsc.submitStatuses.push(0, 0x08);
+    const job = { id: 'mp-3', from: '+15550001', to: '+447700900123', text: long, wantReport: true };
+    await expect(p.send(job)).rejects.toMatchObject({ retryable: true });
+    expect(smsc.submits).toHaveLength(2);
+    const retried = await p.send(job);
+    expect(smsc.submits).toHaveLength(3);
+    expect([...sm(smsc.submits[2]!).udh![0]!].slice(3)).toEqual([2, 2]);
+    expect(refOf(2)).toBe(refOf(0));
+    // Part 1 kept the id it was accepted with; part 2 has the new one.
+    expect(retried.providerMessageIds).toEqual(['msg-1000', 'msg-1001']);
+  });
+
+  it('matches a receipt whose id is decimal to the hex id submit_sm_resp gave (a common SMSC quirk)', async () => {
+    smsc.messageId = (n) => (0x1a2b3c + n).toString(16).toUpperCase();
+    const p = await startProvider();
+    const result = await p.send({
+      id: 'hex-1',
+      from: '+15550001',
+      to: '+447700900123',
+      text: 'hex',
+      wantReport: true,
+    });
+    expect(result.providerMessageIds).toEqual(['1A2B3C']);
+    await smsc.deliver(receiptFor(String(0x1a2b3c)));
+    expect(reports).toMatchObject([{ providerMessageId: '1A2B3C', status: 'delivered' }]);
+  });
+
+  it('matches a hex receipt id to a decimal submit_sm_resp id, ignoring case and leading zeros', async () => {
+    smsc.messageId = (n) => String(4660 + n);
+    const p = await startProvider();
+    await p.send({ id: 'dec-1', from: '+15550001', to: '+447700900123', text: 'dec', wantReport: true });
+    await smsc.deliver(receiptFor('0000000000001234'));
+    expect(reports).toMatchObject([{ providerMessageId: '4660', status: 'delivered' }]);
+  });
+
+  it('delivers a deliver_sm the SMSC retransmits with the same sequence number once, answering both', async () => {
+    await startProvider();
+    const [first, second] = await smsc.deliverTwice({ ...mo, short_message: { message: 'only once' } });
+    expect([first.command_status, second.command_status]).toEqual([0, 0]);
+    expect(inbound.map((m) => m.text)).toEqual(['only once']);
+    expect(events.filter((e) => e.type === 'inbound-duplicate')).toHaveLength(1);
+    // The same text again as a new PDU is a new message.
+    await smsc.deliver({ ...mo, short_message: { message: 'only once' } });
+    expect(inbound.map((m) => m.text)).toEqual(['only once', 'only once']);
+  });
+});

@@ -1,4 +1,4 @@
-import { randomInt, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import smpp from 'smpp';
 import type { DecodedShortMessage, PDU, Session } from 'smpp';
 import { SegmentCapError, encodeGsm7, encodeUcs2, planSegments } from '../sms/encoding.js';
@@ -10,11 +10,13 @@ import type {
   DeliveryReport,
   DeliveryStatus,
   OutboundSms,
+  ProviderContext,
   ProviderHandlers,
   SendResult,
   SmsProvider,
 } from './provider.js';
 import { IdempotencyCache } from './idempotency.js';
+import { createMemoryLedger, forwardSettled, type SendLedger } from './ledger.js';
 
 export interface Backoff {
   readonly initialMs: number;
@@ -64,6 +66,7 @@ export type SmppEvent =
   | { readonly type: 'throttled'; readonly status: number; readonly backoffMs: number }
   | { readonly type: 'inbound-incomplete'; readonly missing: readonly number[] }
   | { readonly type: 'receipt-unparsable'; readonly text: string }
+  | { readonly type: 'inbound-duplicate'; readonly key: string }
   | { readonly type: 'handler-failed'; readonly command: string; readonly error: unknown };
 
 export type SmppProvider = SmsProvider;
@@ -158,11 +161,15 @@ class SmppEsme implements SmsProvider {
   #nextSlotAt = 0;
   #pausedUntil = 0;
   #throttleLevel = 0;
-  #ref = randomInt(256);
   // deliver_sm are handled one at a time, in arrival order, so a sender's messages stay in order.
   #inboundChain: Promise<void> = Promise.resolve();
   readonly #reassembler: Reassembler;
   readonly #sent = new IdempotencyCache<SendResult>(10_000);
+  #ledger: SendLedger = createMemoryLedger();
+  /** Recently handled deliver_sm, by their stable identity, to drop an SMSC's retransmission. */
+  readonly #recentInbound = new Set<string>();
+  /** Numbers the connections, so that a sequence number is only compared within its session. */
+  #sessionNo = 0;
 
   constructor(options: SmppProviderOptions) {
     this.name = options.name ?? 'smpp';
@@ -191,8 +198,9 @@ class SmppEsme implements SmsProvider {
   }
 
   /** Resolves once bound the first time; rejects if the SMSC refuses the credentials. Network failures are retried. */
-  start(handlers: ProviderHandlers): Promise<void> {
+  start(handlers: ProviderHandlers, context?: ProviderContext): Promise<void> {
     this.#handlers = handlers;
+    if (context?.ledger !== undefined) this.#ledger = context.ledger;
     this.#stopping = false;
     return new Promise((resolve, reject) => {
       this.#started = { resolve, reject };
@@ -228,6 +236,7 @@ class SmppEsme implements SmsProvider {
   #connect(): void {
     const session = smpp.connect({ host: this.#o.host, port: this.#o.port });
     this.#session = session;
+    const sessionNo = ++this.#sessionNo;
     let lastError: string | undefined;
     session.on('connect', () => this.#bind(session));
     session.on('error', (err: Error) => {
@@ -236,7 +245,7 @@ class SmppEsme implements SmsProvider {
     session.on('close', () => this.#onClose(session, lastError));
     session.on('deliver_sm', (pdu: PDU) => {
       this.#inboundChain = this.#inboundChain
-        .then(() => this.#onDeliverSm(session, pdu))
+        .then(() => this.#onDeliverSm(session, sessionNo, pdu))
         .catch((error: unknown) => this.#onEvent({ type: 'handler-failed', command: 'deliver_sm', error }));
     });
     session.on('enquire_link', (pdu: PDU) => {
@@ -366,11 +375,19 @@ class SmppEsme implements SmsProvider {
       throw e;
     }
     const multi = plan.count > 1;
-    const ref = multi ? (this.#ref = (this.#ref + 1) & 0xff) : 0;
+    // Derived from the job, not counted: parts resubmitted by a later run must carry the same reference.
+    const ref = multi ? concatenationRef(sms.id) : 0;
+    // Parts an earlier run of this job got accepted are not submitted again.
+    const accepted = await this.#ledger.accepted(sms.id);
     const source = this.#address(sms.from, this.#o.sourceTon, this.#o.sourceNpi);
     const dest = this.#address(sms.to, this.#o.destTon, this.#o.destNpi);
     const ids: string[] = [];
     for (const [i, segment] of plan.segments.entries()) {
+      const done = accepted.get(i);
+      if (done !== undefined) {
+        ids.push(done);
+        continue;
+      }
       const body = plan.encoding === 'gsm7' ? encodeGsm7(segment) : encodeUcs2(segment);
       const params: Record<string, unknown> = {
         source_addr_ton: source.ton,
@@ -386,7 +403,9 @@ class SmppEsme implements SmsProvider {
           ? Buffer.concat([concatenationUdh(ref, plan.count, i + 1), body])
           : Buffer.from(body),
       };
-      ids.push(await this.#submit(params));
+      const id = await this.#submit(params);
+      await this.#ledger.accept(sms.id, i, plan.count, id);
+      ids.push(id);
     }
     return { providerMessageIds: ids, segments: plan.count };
   }
@@ -455,10 +474,21 @@ class SmppEsme implements SmsProvider {
 
   // ---- inbound ----
 
-  async #onDeliverSm(session: Session, pdu: PDU): Promise<void> {
+  async #onDeliverSm(session: Session, sessionNo: number, pdu: PDU): Promise<void> {
     let status: number = STATUS.ESME_ROK;
     try {
-      await this.#handleDeliverSm(pdu);
+      const key = inboundKey(sessionNo, pdu);
+      if (this.#recentInbound.has(key)) {
+        // A retransmission of a PDU already handled (its response was lost): acknowledge it again, deliver nothing.
+        this.#onEvent({ type: 'inbound-duplicate', key });
+      } else {
+        await this.#handleDeliverSm(pdu);
+        this.#recentInbound.add(key);
+        if (this.#recentInbound.size > 10_000) {
+          const oldest = this.#recentInbound.values().next();
+          if (!oldest.done) this.#recentInbound.delete(oldest.value);
+        }
+      }
     } catch (error) {
       // A temporary application error makes the SMSC redeliver later (SMPP 3.4 §5.1.3): nothing is lost.
       status = STATUS.ESME_RX_T_APPN;
@@ -478,7 +508,12 @@ class SmppEsme implements SmsProvider {
     if (type === 0x04 || type === 0x20) {
       const report = parseReceipt(pdu, text);
       if (report === 'unparsable') this.#onEvent({ type: 'receipt-unparsable', text });
-      else if (report) await handlers.report(report);
+      else if (report) {
+        // The whole message is reported once: delivered when every part is, failed at its first failed part.
+        await forwardSettled(this.#ledger, report, idSpellings(report.providerMessageId), (r) =>
+          handlers.report(r),
+        );
+      }
       return;
     }
     const from = toE164(stringParam(pdu['source_addr']), Number(pdu['source_addr_ton'] ?? 0));
@@ -510,6 +545,47 @@ class SmppEsme implements SmsProvider {
         .catch((error: unknown) => this.#onEvent({ type: 'handler-failed', command: 'deliver_sm', error })),
     );
   }
+}
+
+/** The UDH reference of a job's parts (one octet): the same in every run of the job. */
+function concatenationRef(jobId: string): number {
+  return createHash('sha256').update(jobId).digest()[0]!;
+}
+
+/**
+ * The ways an SMSC may spell one message id: as given, and — the common quirk
+ * of answering submit_sm with a hex id but writing receipts in decimal, or the
+ * other way round — converted between hex and decimal.
+ */
+export function idSpellings(id: string): string[] {
+  const spellings = [id];
+  if (id.length > 30) return spellings;
+  if (/^\d+$/.test(id)) spellings.push(BigInt(id).toString(16));
+  if (/^[0-9a-f]+$/i.test(id)) spellings.push(BigInt(`0x${id}`).toString(10));
+  return spellings;
+}
+
+/**
+ * What makes a deliver_sm the same PDU again. SMPP 3.4 gives a mobile-originated
+ * deliver_sm no message id, so there is no stable id across sessions: within
+ * one session a retransmission reuses the sequence number (§2.6) and carries
+ * the same content. A receipt names its message (receipted_message_id or the
+ * text's id:), which the ledger de-duplicates across sessions too.
+ */
+function inboundKey(sessionNo: number, pdu: PDU): string {
+  const hash = createHash('sha256');
+  for (const name of ['source_addr', 'destination_addr', 'esm_class', 'receipted_message_id']) {
+    const value = pdu[name];
+    hash.update(`${name}=${typeof value === 'string' || typeof value === 'number' ? value : ''}\n`);
+  }
+  for (const name of ['short_message', 'message_payload']) {
+    const value = pdu[name] as DecodedShortMessage | undefined;
+    if (value === undefined) continue;
+    hash.update(`${name}=`);
+    for (const udh of value.udh ?? []) hash.update(udh);
+    hash.update(typeof value.message === 'string' ? value.message : value.message);
+  }
+  return `${sessionNo}:${pdu.sequence_number}:${hash.digest('base64')}`;
 }
 
 function textOf(sm: DecodedShortMessage | undefined): string {

@@ -2,7 +2,15 @@ import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DeliveryReport, InboundSms, OutboundSms, ProviderHandlers, SmsProvider } from './provider.js';
+import { createMemoryLedger } from './ledger.js';
+import type {
+  DeliveryReport,
+  InboundSms,
+  OutboundSms,
+  ProviderContext,
+  ProviderHandlers,
+  SmsProvider,
+} from './provider.js';
 import { FakeTwilio } from './test/fake-twilio.js';
 import { createTwilioProvider, isValidTwilioSignature, twilioSignature } from './twilio.js';
 
@@ -84,6 +92,40 @@ beforeEach(async () => {
   await http.listen({ port: 0, host: '127.0.0.1' });
   fake.localUrl = `http://127.0.0.1:${(http.server.address() as AddressInfo).port}`;
 });
+
+/** Another provider on its own HTTP server, with the given context (the gateway after a restart). */
+async function startAnother(context: Omit<ProviderContext, 'http'>): Promise<{
+  provider: SmsProvider;
+  url: (path: string) => string;
+  stop: () => Promise<void>;
+}> {
+  const server = Fastify();
+  const other = createTwilioProvider({
+    baseUrl: fake.baseUrl,
+    accountSid: ACCOUNT,
+    authToken: TOKEN,
+    publicUrl: PUBLIC_URL,
+    webhookPath: '/twilio/sms',
+    statusPath: '/twilio/status',
+    timeoutMs: 300,
+  });
+  await other.start(handlers, { http: server, ...context });
+  await server.listen({ port: 0, host: '127.0.0.1' });
+  const local = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
+  return {
+    provider: other,
+    // The fake rewrites its public URL to localUrl; this provider listens elsewhere, so sign for the public URL and point there.
+    url: (path) => {
+      fake.localUrl = local;
+      return `${PUBLIC_URL}${path}`;
+    },
+    stop: async () => {
+      await other.stop();
+      await server.close();
+      fake.localUrl = `http://127.0.0.1:${(http.server.address() as AddressInfo).port}`;
+    },
+  };
+}
 
 afterEach(async () => {
   await provider.stop();
@@ -210,6 +252,30 @@ describe('Twilio provider: outbound', () => {
     expect(fake.requests).toHaveLength(0);
   });
 
+  it('sends the job id as I-Twilio-Idempotency-Token, and a retry after a timeout creates no second message where it is honoured', async () => {
+    fake.honourIdempotencyToken = true;
+    fake.script.push({ lateMs: 600 });
+    const m = sms();
+    await expect(provider.send(m)).rejects.toMatchObject({ retryable: true, code: 'timeout' });
+    const retried = await provider.send(m);
+    expect(fake.requests.map((r) => r.idempotencyToken)).toEqual([m.id, m.id]);
+    expect(fake.requests[1]).toMatchObject({ replayed: true, sid: fake.requests[0]!.sid });
+    expect(retried.providerMessageIds).toEqual([fake.requests[0]!.sid]);
+  });
+
+  it('does not post again for a job whose message the ledger already records as accepted', async () => {
+    const ledger = createMemoryLedger();
+    const first = await startAnother({ ledger });
+    const m = sms();
+    const a = await first.provider.send(m);
+    await first.stop();
+    // The job runs again (its worker died before completing it): same ledger, new provider.
+    const second = await startAnother({ ledger });
+    expect(await second.provider.send(m)).toEqual(a);
+    expect(fake.requests).toHaveLength(1);
+    await second.stop();
+  });
+
   it('sends a repeated idempotency key once', async () => {
     const m = sms();
     const [a, b] = await Promise.all([provider.send(m), provider.send(m)]);
@@ -237,7 +303,7 @@ describe('Twilio provider: inbound webhook', () => {
     ]);
   });
 
-  it('puts MMS media URLs on their own lines after the body', async () => {
+  it('carries MMS media URLs in order beside the body, not in it', async () => {
     const res = await fake.webhook(
       webhookUrl,
       incoming({
@@ -249,9 +315,45 @@ describe('Twilio provider: inbound webhook', () => {
       }),
     );
     expect(res.status).toBe(200);
-    expect(inbound[0]!.text).toBe(
-      'Hello from the phone\nhttps://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1\nhttps://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME2',
-    );
+    expect(inbound[0]!.text).toBe('Hello from the phone');
+    expect(inbound[0]!.media).toEqual([
+      'https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1',
+      'https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME2',
+    ]);
+  });
+
+  it('answers 413 to a body over the limit and delivers nothing of it', async () => {
+    const res = await fake.webhook(webhookUrl, incoming({ Body: 'x'.repeat(70 * 1024) }));
+    expect(res.status).toBe(413);
+    expect(inbound).toHaveLength(0);
+    // A normal one afterwards still comes through.
+    expect((await fake.webhook(webhookUrl, incoming())).status).toBe(200);
+    expect(inbound).toHaveLength(1);
+  });
+
+  it("checks a per-user account's webhook with the token registered for its To number, also after a restart", async () => {
+    // A fresh provider (a restarted gateway) has sent nothing for that account: the token comes from the store.
+    const lookups: string[] = [];
+    const restarted = await startAnother({
+      accountOf: (number) => {
+        lookups.push(number);
+        return Promise.resolve(
+          number === '+15017122661' ? { accountSid: USER_ACCOUNT, authToken: USER_TOKEN } : undefined,
+        );
+      },
+    });
+    const userWebhook = incoming({ AccountSid: USER_ACCOUNT, Body: 'to the user account' });
+    expect((await fake.webhook(restarted.url('/twilio/sms'), userWebhook)).status).toBe(200);
+    expect(lookups).toEqual(['+15017122661']);
+    expect(inbound.map((m) => m.text)).toEqual(['to the user account']);
+    // Signed with the default token instead: forged for that account.
+    const forged = await fake.webhook(restarted.url('/twilio/sms'), userWebhook, { token: TOKEN });
+    expect(forged.status).toBe(403);
+    // Another number's registration does not vouch for the account.
+    const other = incoming({ AccountSid: USER_ACCOUNT, To: '+15017120000' });
+    expect((await fake.webhook(restarted.url('/twilio/sms'), other)).status).toBe(403);
+    expect(inbound).toHaveLength(1);
+    await restarted.stop();
   });
 
   it('answers 403 and delivers nothing for a forged, a missing or a wrongly keyed signature', async () => {
@@ -306,6 +408,34 @@ describe('Twilio provider: status callbacks', () => {
     const a = await provider.send(sms({ account: { accountSid: USER_ACCOUNT, authToken: USER_TOKEN } }));
     expect((await fake.statusCallback(a.providerMessageIds[0]!, 'failed', '30006')).ok).toBe(true);
     expect(reports).toMatchObject([{ status: 'failed', errorCode: '30006' }]);
+  });
+
+  it("checks a per-user account's status callback by its From number after a restart", async () => {
+    const sent = await provider.send(sms({ account: { accountSid: USER_ACCOUNT, authToken: USER_TOKEN } }));
+    const restarted = await startAnother({
+      accountOf: (number) =>
+        Promise.resolve(
+          number === '+15017122661' ? { accountSid: USER_ACCOUNT, authToken: USER_TOKEN } : undefined,
+        ),
+    });
+    const res = await fake.webhook(restarted.url('/twilio/status'), {
+      AccountSid: USER_ACCOUNT,
+      From: '+15017122661',
+      To: '+15558675310',
+      MessageSid: sent.providerMessageIds[0]!,
+      MessageStatus: 'delivered',
+    });
+    expect(res.status).toBe(204);
+    expect(reports).toMatchObject([{ providerMessageId: sent.providerMessageIds[0], status: 'delivered' }]);
+    await restarted.stop();
+  });
+
+  it('reports a repeated final status callback once', async () => {
+    const a = await provider.send(sms());
+    expect((await fake.statusCallback(a.providerMessageIds[0]!, 'delivered')).status).toBe(204);
+    expect((await fake.statusCallback(a.providerMessageIds[0]!, 'delivered')).status).toBe(204);
+    expect((await fake.statusCallback(a.providerMessageIds[0]!, 'read')).status).toBe(204);
+    expect(reports).toHaveLength(1);
   });
 
   it('answers 403 to a forged status callback and reports nothing', async () => {

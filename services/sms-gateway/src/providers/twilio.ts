@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SegmentCapError, planSegments } from '../sms/encoding.js';
 import { IdempotencyCache } from './idempotency.js';
+import { createMemoryLedger, forwardSettled, type SendLedger } from './ledger.js';
 import { ProviderError } from './provider.js';
 import type {
   DeliveryStatus,
@@ -34,8 +35,15 @@ export interface TwilioProviderOptions {
   readonly timeoutMs?: number;
   /** Per-message segment cap. Default 10 (Twilio itself refuses bodies over 1,600 characters). */
   readonly maxSegments?: number;
-  /** Auth tokens of per-user accounts, to check the webhooks Twilio signs with them. */
+  /**
+   * Auth tokens of per-user accounts, to check the webhooks Twilio signs with
+   * them. Without it (or when it knows none) the token is looked up through
+   * the context's `accountOf` by the user's number: `To` of an incoming
+   * message, `From` of a status callback.
+   */
   readonly authTokenFor?: (accountSid: string) => string | undefined;
+  /** Largest webhook body accepted; larger ones get 413. Default 64 KiB (Twilio's own posts are a few KiB). */
+  readonly maxBodyBytes?: number;
 }
 
 const FORM = 'application/x-www-form-urlencoded';
@@ -125,6 +133,8 @@ class TwilioProvider implements SmsProvider {
   readonly #tokens = new Map<string, string>();
   readonly #sent = new IdempotencyCache<SendResult>(10_000);
   #handlers: ProviderHandlers | undefined;
+  #ledger: SendLedger = createMemoryLedger();
+  #accountOf: ProviderContext['accountOf'];
 
   constructor(options: TwilioProviderOptions) {
     this.name = options.name ?? 'twilio';
@@ -136,6 +146,8 @@ class TwilioProvider implements SmsProvider {
 
   async start(handlers: ProviderHandlers, context: ProviderContext): Promise<void> {
     this.#handlers = handlers;
+    if (context.ledger !== undefined) this.#ledger = context.ledger;
+    this.#accountOf = context.accountOf;
     await context.http.register((app, _opts, done) => {
       this.#mount(app);
       done();
@@ -169,6 +181,9 @@ class TwilioProvider implements SmsProvider {
       if (e instanceof SegmentCapError) throw new ProviderError(e.message, false, e.name);
       throw e;
     }
+    // A run of this job already got the message accepted (then crashed or lost the job's completion): not again.
+    const accepted = (await this.#ledger.accepted(sms.id)).get(0);
+    if (accepted !== undefined) return { providerMessageIds: [accepted], segments };
     const url = `${this.#o.baseUrl.replace(/\/+$/, '')}/2010-04-01/Accounts/${encodeURIComponent(accountSid)}/Messages.json`;
     const form = new URLSearchParams({
       To: sms.to,
@@ -186,6 +201,8 @@ class TwilioProvider implements SmsProvider {
           authorization: `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString('base64')}`,
           'content-type': FORM,
           accept: 'application/json',
+          // The job id: a retry after a timeout repeats it, so a provider that honours the token sends one SMS.
+          'i-twilio-idempotency-token': sms.id,
         },
         body: form,
         signal: AbortSignal.timeout(this.#timeoutMs),
@@ -206,6 +223,7 @@ class TwilioProvider implements SmsProvider {
       const sid = body && typeof body['sid'] === 'string' ? body['sid'] : undefined;
       if (!sid)
         throw new ProviderError('Twilio accepted the message but returned no sid', true, 'bad-response');
+      await this.#ledger.accept(sms.id, 0, 1, sid);
       const reported = Number(body?.['num_segments']);
       return {
         providerMessageIds: [sid],
@@ -226,15 +244,20 @@ class TwilioProvider implements SmsProvider {
   #mount(app: FastifyInstance): void {
     // Encapsulated in this plugin: the form body stays a string, which the signature check needs as sent.
     if (app.hasContentTypeParser(FORM)) app.removeContentTypeParser(FORM);
-    app.addContentTypeParser(FORM, { parseAs: 'string', bodyLimit: 256 * 1024 }, (_req, body, done) => {
+    const bodyLimit = this.#o.maxBodyBytes ?? 64 * 1024;
+    app.addContentTypeParser(FORM, { parseAs: 'string', bodyLimit }, (_req, body, done) => {
       done(null, body);
     });
     app.post(this.#o.webhookPath, (req, reply) => this.#onInbound(req, reply));
     app.post(this.#o.statusPath, (req, reply) => this.#onStatus(req, reply));
   }
 
-  /** The form parameters when the request carries a valid X-Twilio-Signature, else undefined. */
-  #verified(req: FastifyRequest): URLSearchParams | undefined {
+  /**
+   * The form parameters when the request carries a valid X-Twilio-Signature,
+   * else undefined. `userNumber` names the parameter holding the registered
+   * user's number, whose account signed the request if it is not the default one.
+   */
+  async #verified(req: FastifyRequest, userNumber: 'To' | 'From'): Promise<URLSearchParams | undefined> {
     const params = new URLSearchParams(typeof req.body === 'string' ? req.body : '');
     const signature = req.headers['x-twilio-signature'];
     if (typeof signature !== 'string' || signature === '') return undefined;
@@ -242,13 +265,25 @@ class TwilioProvider implements SmsProvider {
     const token =
       accountSid === null || accountSid === this.#o.accountSid
         ? this.#o.authToken
-        : (this.#tokens.get(accountSid) ?? this.#o.authTokenFor?.(accountSid));
+        : (this.#tokens.get(accountSid) ??
+          this.#o.authTokenFor?.(accountSid) ??
+          (await this.#registeredToken(accountSid, params.get(userNumber))));
     if (token === undefined) return undefined;
     return isValidTwilioSignature(token, this.#publicRoot + req.url, params, signature) ? params : undefined;
   }
 
+  /** The auth token of the per-user account `accountSid`, if the user who registered `number` gave it. */
+  async #registeredToken(accountSid: string, number: string | null): Promise<string | undefined> {
+    if (number === null || this.#accountOf === undefined) return undefined;
+    const account = await this.#accountOf(number);
+    if (account?.['accountSid'] !== accountSid) return undefined;
+    const token = account['authToken'];
+    // Not cached: a user who changes the token is checked against the new one at once.
+    return token === undefined || token === '' ? undefined : token;
+  }
+
   async #onInbound(req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const params = this.#verified(req);
+    const params = await this.#verified(req, 'To');
     if (!params) return void reply.code(403).send();
     const from = params.get('From');
     const to = params.get('To');
@@ -256,16 +291,23 @@ class TwilioProvider implements SmsProvider {
     const handlers = this.#handlers;
     if (!from || !to || !sid) return void reply.code(400).send();
     if (!handlers) return void reply.code(503).send();
-    // MMS: the media URLs follow the body, one per line; the core may offer them as XEP-0066 out-of-band data.
+    // MMS: the media URLs go separately; the core offers them as XEP-0066 out-of-band data.
     const media: string[] = [];
     const numMedia = Number(params.get('NumMedia') ?? 0);
     for (let i = 0; i < numMedia; i++) {
       const url = params.get(`MediaUrl${i}`);
       if (url) media.push(url);
     }
-    const text = [params.get('Body') ?? '', ...media].filter((s) => s !== '').join('\n');
+    const text = params.get('Body') ?? '';
     try {
-      await handlers.inbound({ from, to, text, providerMessageId: sid, receivedAt: Date.now() });
+      await handlers.inbound({
+        from,
+        to,
+        text,
+        ...(media.length > 0 ? { media } : {}),
+        providerMessageId: sid,
+        receivedAt: Date.now(),
+      });
     } catch (error) {
       // A 5xx makes Twilio retry (or at least log the failure): the message is not acknowledged.
       req.log.error({ err: error, messageSid: sid }, 'inbound SMS not accepted');
@@ -275,7 +317,7 @@ class TwilioProvider implements SmsProvider {
   }
 
   async #onStatus(req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const params = this.#verified(req);
+    const params = await this.#verified(req, 'From');
     if (!params) return void reply.code(403).send();
     const sid = params.get('MessageSid') ?? params.get('SmsSid');
     const state = params.get('MessageStatus') ?? params.get('SmsStatus');
@@ -286,12 +328,14 @@ class TwilioProvider implements SmsProvider {
     if (status !== undefined) {
       const errorCode = params.get('ErrorCode');
       try {
-        await handlers.report({
+        const report = {
           providerMessageId: sid,
           status,
           at: Date.now(),
           ...(errorCode ? { errorCode } : {}),
-        });
+        };
+        // A repeated final callback (Twilio retries, or read after delivered) is reported once.
+        await forwardSettled(this.#ledger, report, [sid], (r) => handlers.report(r));
       } catch (error) {
         req.log.error({ err: error, messageSid: sid }, 'delivery report not accepted');
         return void reply.code(500).send();

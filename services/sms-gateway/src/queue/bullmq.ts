@@ -20,6 +20,10 @@ export interface BullQueueOptions extends QueueOptions {
   readonly prefix?: string;
   /** How long completed job ids are kept to refuse duplicates. Default 24 h. */
   readonly keepCompletedSeconds?: number;
+  /** A worker's lock on a running job (renewed while it runs); default BullMQ's 30 s. */
+  readonly lockDurationMs?: number;
+  /** How often jobs whose worker died are moved back to waiting; default BullMQ's 30 s. */
+  readonly stalledIntervalMs?: number;
 }
 
 const JOB_NAME = 'sms';
@@ -67,6 +71,10 @@ export function createBullQueue(options: BullQueueOptions): OutboundQueue {
           connection: options.connection,
           prefix,
           concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+          // A job whose worker died (crash, SIGKILL) is run again once its lock lapsed; the
+          // provider's send ledger keeps that re-run from resubmitting parts already accepted.
+          ...(options.lockDurationMs === undefined ? {} : { lockDuration: options.lockDurationMs }),
+          ...(options.stalledIntervalMs === undefined ? {} : { stalledInterval: options.stalledIntervalMs }),
           ...(options.rateLimit === undefined
             ? {}
             : { limiter: { max: options.rateLimit.max, duration: options.rateLimit.durationMs } }),

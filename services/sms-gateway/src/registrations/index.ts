@@ -1,3 +1,10 @@
-export { NumberTakenError, type Registration, type Registrations, type SentRecord } from './registrations.js';
+export {
+  NumberTakenError,
+  type HelpRecord,
+  type PendingVerification,
+  type Registration,
+  type Registrations,
+  type SentRecord,
+} from './registrations.js';
 export { openSqliteRegistrations, type SqliteRegistrationsOptions } from './sqlite.js';
 export { createRedisRegistrations, type RedisRegistrationsOptions } from './redis.js';

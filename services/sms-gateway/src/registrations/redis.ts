@@ -1,9 +1,23 @@
 import type { Redis } from 'ioredis';
-import { NumberTakenError, type Registration, type Registrations, type SentRecord } from './registrations.js';
+import {
+  NumberTakenError,
+  type PendingVerification,
+  type Registration,
+  type Registrations,
+  type SentRecord,
+} from './registrations.js';
 
 // Compare-and-delete, so a number another user claimed meanwhile stays theirs.
 const RELEASE =
   "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+
+// Counts a wrong code only while the verification exists (HINCRBY alone would recreate it without a TTL).
+const FAIL_VERIFICATION =
+  "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HINCRBY', KEYS[1], 'failures', 1) end return 0";
+
+// A fixed window that starts at its first code: INCR, and the expiry set with the first one.
+const COUNT_CODE_SEND =
+  "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n";
 
 export interface RedisRegistrationsOptions {
   readonly redis: Redis;
@@ -24,6 +38,9 @@ export function createRedisRegistrations(options: RedisRegistrationsOptions): Re
   const numberKey = (number: string): string => `${prefix}:number:{${number}}:owner`;
   const optOutKey = (contact: string): string => `${prefix}:number:{${contact}}:opt-outs`;
   const sentKey = (providerId: string): string => `${prefix}:sent:{${providerId}}`;
+  const verificationKey = (jid: string): string => `${prefix}:user:{${jid}}:verification`;
+  const codeSendsKey = (jid: string): string => `${prefix}:user:{${jid}}:code-sends`;
+  const helpKey = (contact: string): string => `${prefix}:number:{${contact}}:help`;
 
   async function get(jid: string): Promise<Registration | null> {
     const raw = await redis.get(userKey(jid));
@@ -32,6 +49,18 @@ export function createRedisRegistrations(options: RedisRegistrationsOptions): Re
 
   return {
     get,
+    async list() {
+      // SCAN, not KEYS: the server keeps answering others meanwhile (on a cluster, run it per node).
+      const registrations: Registration[] = [];
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:user:*:registration`, 'COUNT', 500);
+        cursor = next;
+        const values = keys.length === 0 ? [] : await redis.mget(...keys);
+        for (const raw of values) if (raw !== null) registrations.push(JSON.parse(raw) as Registration);
+      } while (cursor !== '0');
+      return registrations;
+    },
     async byNumber(number) {
       const jid = await redis.get(numberKey(number));
       if (jid === null) return null;
@@ -78,6 +107,44 @@ export function createRedisRegistrations(options: RedisRegistrationsOptions): Re
       const siblings = record.providerMessageIds.filter((id) => id !== providerId);
       await Promise.all(siblings.map((id) => redis.del(sentKey(id))));
       return record;
+    },
+    async putVerification(pending) {
+      const key = verificationKey(pending.jid);
+      await redis
+        .multi()
+        .del(key)
+        .hset(key, { record: JSON.stringify(pending), failures: 0 })
+        .pexpireat(key, pending.expiresAt)
+        .exec();
+    },
+    async getVerification(jid) {
+      const [record, failures] = await redis.hmget(verificationKey(jid), 'record', 'failures');
+      if (record === null || record === undefined) return null;
+      const pending = JSON.parse(record) as PendingVerification;
+      // PEXPIREAT has millisecond precision but expiry is lazy: check the clock too.
+      if (pending.expiresAt <= Date.now()) return null;
+      return { ...pending, failures: Number(failures ?? 0) };
+    },
+    async failVerification(jid) {
+      return Number(await redis.eval(FAIL_VERIFICATION, 1, verificationKey(jid)));
+    },
+    async removeVerification(jid) {
+      await redis.del(verificationKey(jid));
+    },
+    async countCodeSend(jid, windowMs) {
+      return Number(await redis.eval(COUNT_CODE_SEND, 1, codeSendsKey(jid), windowMs));
+    },
+    async recordHelp(contact, own, at) {
+      await redis
+        .multi()
+        .hset(helpKey(contact), `${own}:at`, at)
+        .hincrby(helpKey(contact), `${own}:count`, 1)
+        .exec();
+    },
+    async lastHelp(contact, own) {
+      const [at, count] = await redis.hmget(helpKey(contact), `${own}:at`, `${own}:count`);
+      if (at === null || at === undefined) return null;
+      return { at: Number(at), count: Number(count ?? 0) };
     },
     close: () => Promise.resolve(),
   };

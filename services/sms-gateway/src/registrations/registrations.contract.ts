@@ -55,6 +55,60 @@ export function registrationsContract(name: string, open: () => Promise<Registra
       expect(await store.isOptedOut('+15550001111', '+15551234567')).toBe(false);
     });
 
+    it('lists every registration', async () => {
+      const store = await open();
+      await store.put({ jid: 'juliet@example.com', number: '+15551234567' });
+      await store.put({ jid: 'romeo@example.com', number: '+15557654321', account: { username: 'AC1' } });
+      const listed = await store.list();
+      expect(listed.map((r) => r.jid).sort()).toEqual(['juliet@example.com', 'romeo@example.com']);
+      expect(listed.find((r) => r.jid === 'romeo@example.com')?.account).toEqual({ username: 'AC1' });
+    });
+
+    it('keeps a pending verification until it expires, counts wrong codes, and forgets it on removal', async () => {
+      const store = await open();
+      const pending = {
+        jid: 'juliet@example.com',
+        number: '+15551234567',
+        account: { username: 'AC1' },
+        codeHash: 'abc',
+        expiresAt: Date.now() + 60_000,
+        failures: 0,
+      };
+      expect(await store.failVerification('juliet@example.com')).toBe(0);
+      await store.putVerification(pending);
+      expect(await store.getVerification('juliet@example.com')).toEqual(pending);
+      expect(await store.failVerification('juliet@example.com')).toBe(1);
+      expect(await store.failVerification('juliet@example.com')).toBe(2);
+      expect((await store.getVerification('juliet@example.com'))?.failures).toBe(2);
+      // A new code starts over.
+      await store.putVerification({ ...pending, codeHash: 'def' });
+      expect(await store.getVerification('juliet@example.com')).toMatchObject({
+        codeHash: 'def',
+        failures: 0,
+      });
+      await store.removeVerification('juliet@example.com');
+      expect(await store.getVerification('juliet@example.com')).toBeNull();
+      await store.putVerification({ ...pending, expiresAt: Date.now() - 1 });
+      expect(await store.getVerification('juliet@example.com')).toBeNull();
+      expect(await store.failVerification('juliet@example.com')).toBe(0);
+    });
+
+    it('counts verification codes sent per JID', async () => {
+      const store = await open();
+      expect(await store.countCodeSend('juliet@example.com', 60_000)).toBe(1);
+      expect(await store.countCodeSend('juliet@example.com', 60_000)).toBe(2);
+      expect(await store.countCodeSend('romeo@example.com', 60_000)).toBe(1);
+    });
+
+    it('records HELP per contact and own number: the last time and a count', async () => {
+      const store = await open();
+      expect(await store.lastHelp('+15550001111', '+15551234567')).toBeNull();
+      await store.recordHelp('+15550001111', '+15551234567', 1000);
+      await store.recordHelp('+15550001111', '+15551234567', 2000);
+      expect(await store.lastHelp('+15550001111', '+15551234567')).toEqual({ at: 2000, count: 2 });
+      expect(await store.lastHelp('+15550001111', '+15557654321')).toBeNull();
+    });
+
     it('a sent record is taken once, by any of its provider ids', async () => {
       const store = await open();
       const record: SentRecord = {

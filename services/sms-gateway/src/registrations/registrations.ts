@@ -23,8 +23,30 @@ export interface SentRecord {
   readonly providerMessageIds: readonly string[];
 }
 
+/** A number a user claimed and has not proven yet: the gateway texted it a code (issue #6 verification). */
+export interface PendingVerification {
+  readonly jid: string;
+  readonly number: string;
+  /** Provider credentials submitted with the number; they become the registration's account. */
+  readonly account?: Readonly<Record<string, string>>;
+  /** SHA-256 (hex) of the code bound to the JID and number; the code itself is never stored. */
+  readonly codeHash: string;
+  /** Epoch ms after which the code no longer counts. */
+  readonly expiresAt: number;
+  /** Wrong codes tried so far. */
+  readonly failures: number;
+}
+
+/** The last HELP a contact texted to one of the gateway's numbers, and how many it sent. */
+export interface HelpRecord {
+  readonly at: number;
+  readonly count: number;
+}
+
 export interface Registrations {
   get(jid: string): Promise<Registration | null>;
+  /** Every registration (presence to all users when the gateway starts and stops). */
+  list(): Promise<Registration[]>;
   /** The registration that owns `number`, null when nobody registered it. */
   byNumber(number: string): Promise<Registration | null>;
   /**
@@ -41,6 +63,21 @@ export interface Registrations {
   rememberSent(record: SentRecord, ttlMs: number): Promise<void>;
   /** Takes (and forgets, with its sibling ids) the record a delivery report names; null when unknown or already taken. */
   takeSent(providerMessageId: string): Promise<SentRecord | null>;
+  /** Starts or replaces `pending.jid`'s number verification; it is forgotten after `pending.expiresAt`. */
+  putVerification(pending: PendingVerification): Promise<void>;
+  /** The JID's pending verification; null when there is none or it expired. */
+  getVerification(jid: string): Promise<PendingVerification | null>;
+  /** Counts one wrong code, atomically; the failures so far (0 when nothing is pending). */
+  failVerification(jid: string): Promise<number>;
+  removeVerification(jid: string): Promise<void>;
+  /**
+   * Counts one verification code sent for `jid` in a fixed window of `windowMs`
+   * (starting at the first code); the count in the window, this one included.
+   */
+  countCodeSend(jid: string, windowMs: number): Promise<number>;
+  /** Records a HELP keyword from `contact` to `own` (kept like STOP/START: last time and count). */
+  recordHelp(contact: string, own: string, at: number): Promise<void>;
+  lastHelp(contact: string, own: string): Promise<HelpRecord | null>;
   close(): Promise<void>;
 }
 

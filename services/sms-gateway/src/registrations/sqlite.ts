@@ -1,12 +1,18 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { NumberTakenError, type Registration, type Registrations, type SentRecord } from './registrations.js';
+import {
+  NumberTakenError,
+  type PendingVerification,
+  type Registration,
+  type Registrations,
+  type SentRecord,
+} from './registrations.js';
 
 export interface SqliteRegistrationsOptions {
   /** SQLite file (its directory is created), or `:memory:`. */
   readonly path: string;
-  /** Clock for sent-record expiry; default Date.now. */
+  /** Clock for sent-record, verification and rate-limit expiry; default Date.now. */
   readonly now?: () => number;
 }
 
@@ -19,6 +25,24 @@ CREATE TABLE IF NOT EXISTS registrations (
 CREATE TABLE IF NOT EXISTS opt_outs (
   contact TEXT NOT NULL,
   own TEXT NOT NULL,
+  PRIMARY KEY (contact, own)
+);
+CREATE TABLE IF NOT EXISTS verifications (
+  jid TEXT PRIMARY KEY,
+  record TEXT NOT NULL,
+  expires INTEGER NOT NULL,
+  failures INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS code_sends (
+  jid TEXT PRIMARY KEY,
+  window_start INTEGER NOT NULL,
+  count INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS help (
+  contact TEXT NOT NULL,
+  own TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  count INTEGER NOT NULL,
   PRIMARY KEY (contact, own)
 );
 CREATE TABLE IF NOT EXISTS sent (
@@ -51,7 +75,31 @@ export function openSqliteRegistrations(options: SqliteRegistrationsOptions): Re
   const upsert = db.prepare<[string, string, string | null]>(
     'INSERT INTO registrations (jid, number, account) VALUES (?, ?, ?) ON CONFLICT (jid) DO UPDATE SET number = excluded.number, account = excluded.account',
   );
+  const selectAll = db.prepare<[], RegistrationRow>('SELECT jid, number, account FROM registrations');
   const deleteJid = db.prepare<[string]>('DELETE FROM registrations WHERE jid = ?');
+  const upsertVerification = db.prepare<[string, string, number]>(
+    'INSERT OR REPLACE INTO verifications (jid, record, expires, failures) VALUES (?, ?, ?, 0)',
+  );
+  const selectVerification = db.prepare<[string, number], { record: string; failures: number }>(
+    'SELECT record, failures FROM verifications WHERE jid = ? AND expires > ?',
+  );
+  const bumpFailures = db.prepare<[string, number], { failures: number }>(
+    'UPDATE verifications SET failures = failures + 1 WHERE jid = ? AND expires > ? RETURNING failures',
+  );
+  const deleteVerification = db.prepare<[string]>('DELETE FROM verifications WHERE jid = ?');
+  const purgeVerifications = db.prepare<[number]>('DELETE FROM verifications WHERE expires <= ?');
+  const selectCodeSends = db.prepare<[string], { window_start: number; count: number }>(
+    'SELECT window_start, count FROM code_sends WHERE jid = ?',
+  );
+  const upsertCodeSends = db.prepare<[string, number, number]>(
+    'INSERT OR REPLACE INTO code_sends (jid, window_start, count) VALUES (?, ?, ?)',
+  );
+  const upsertHelp = db.prepare<[string, string, number]>(
+    'INSERT INTO help (contact, own, at, count) VALUES (?, ?, ?, 1) ON CONFLICT (contact, own) DO UPDATE SET at = excluded.at, count = count + 1',
+  );
+  const selectHelp = db.prepare<[string, string], { at: number; count: number }>(
+    'SELECT at, count FROM help WHERE contact = ? AND own = ?',
+  );
   const insertOptOut = db.prepare<[string, string]>(
     'INSERT OR IGNORE INTO opt_outs (contact, own) VALUES (?, ?)',
   );
@@ -92,8 +140,18 @@ export function openSqliteRegistrations(options: SqliteRegistrationsOptions): Re
     for (const id of record.providerMessageIds) insertSent.run(id, json, now() + ttlMs);
   });
 
+  const countCodeSend = db.transaction((jid: string, windowMs: number): number => {
+    const row = selectCodeSends.get(jid);
+    const at = now();
+    const fresh = row === undefined || row.window_start + windowMs <= at;
+    const count = fresh ? 1 : row.count + 1;
+    upsertCodeSends.run(jid, fresh ? at : row.window_start, count);
+    return count;
+  });
+
   return {
     get: (jid) => Promise.resolve(toRegistration(selectByJid.get(jid))),
+    list: () => Promise.resolve(selectAll.all().map((row) => toRegistration(row)!)),
     byNumber: (number) => Promise.resolve(toRegistration(selectByNumber.get(number))),
     put: (registration) => {
       // Sync SQLite throws; the interface is async, so its error becomes a rejection.
@@ -114,6 +172,28 @@ export function openSqliteRegistrations(options: SqliteRegistrationsOptions): Re
       return Promise.resolve();
     },
     takeSent: (providerId) => Promise.resolve(take(providerId)),
+    putVerification: (pending) => {
+      purgeVerifications.run(now());
+      upsertVerification.run(pending.jid, JSON.stringify(pending), pending.expiresAt);
+      return Promise.resolve();
+    },
+    getVerification: (jid) => {
+      const row = selectVerification.get(jid, now());
+      if (row === undefined) return Promise.resolve(null);
+      const pending = JSON.parse(row.record) as PendingVerification;
+      return Promise.resolve({ ...pending, failures: row.failures });
+    },
+    failVerification: (jid) => Promise.resolve(bumpFailures.get(jid, now())?.failures ?? 0),
+    removeVerification: (jid) => {
+      deleteVerification.run(jid);
+      return Promise.resolve();
+    },
+    countCodeSend: (jid, windowMs) => Promise.resolve(countCodeSend(jid, windowMs)),
+    recordHelp: (contact, own, at) => {
+      upsertHelp.run(contact, own, at);
+      return Promise.resolve();
+    },
+    lastHelp: (contact, own) => Promise.resolve(selectHelp.get(contact, own) ?? null),
     close: () => {
       if (db.open) db.close();
       return Promise.resolve();

@@ -41,6 +41,12 @@ export class TestProvider implements SmsProvider {
     return this.beforeResolve === null ? Promise.resolve(result) : this.beforeResolve(id).then(() => result);
   }
 
+  /** Forgets what was sent and numbers ids from pm-1 again, e.g. after the verification code SMS of a setup step. */
+  forget(): void {
+    this.sent.items.length = 0;
+    this.counter = 0;
+  }
+
   stop(): Promise<void> {
     return Promise.resolve();
   }

@@ -12,11 +12,18 @@ export interface ReceivedMessageRequest {
   readonly contentType: string | undefined;
   readonly params: URLSearchParams;
   readonly sid?: string;
+  /** The I-Twilio-Idempotency-Token header, if sent. */
+  readonly idempotencyToken?: string;
+  /** Set when the request repeated an idempotency token and got the earlier message back instead of a new one. */
+  readonly replayed?: boolean;
 }
 
 /** A scripted answer for the next Messages.json request: an HTTP error with Twilio's error body, or no answer at all. */
 export type Scripted =
-  { readonly status: number; readonly code?: number; readonly message?: string } | 'hang';
+  | { readonly status: number; readonly code?: number; readonly message?: string }
+  | 'hang'
+  /** Creates the message (it will be sent) but answers only after `delayMs`, as an overloaded API does. */
+  | { readonly lateMs: number };
 
 const sid = (prefix: string): string => prefix + randomBytes(16).toString('hex');
 
@@ -30,6 +37,20 @@ export class FakeTwilio {
   readonly script: Scripted[] = [];
   readonly #accounts: Map<string, string>;
   readonly #hanging: (() => void)[] = [];
+  readonly #late = new Map<NodeJS.Timeout, () => void>();
+  /** Messages created per account and idempotency token. */
+  readonly #byToken = new Map<string, Record<string, unknown>>();
+  /**
+   * Answer a repeated I-Twilio-Idempotency-Token (same account) with the
+   * message the first request created instead of creating another. Off by
+   * default: Twilio documents the header on its own webhook requests, and
+   * message-creating POSTs as not idempotent
+   * (https://www.twilio.com/docs/api/errors/20500); turn it on to stand in for
+   * a Twilio-compatible API that honours the token.
+   */
+  honourIdempotencyToken = false;
+  /** Called after each request is recorded, for tests to await traffic instead of polling. */
+  readonly #watchers = new Set<() => void>();
   /** Where webhooks really go: the public URL (which is what gets signed) is rewritten to this, as a reverse proxy would. */
   localUrl = '';
 
@@ -67,8 +88,18 @@ export class FakeTwilio {
     const params = new URLSearchParams(raw);
     const authorization = typeof headers['authorization'] === 'string' ? headers['authorization'] : undefined;
     const contentType = typeof headers['content-type'] === 'string' ? headers['content-type'] : undefined;
-    const record = (extra: { sid?: string } = {}): void => {
-      this.requests.push({ accountSid, authorization, contentType, params, ...extra });
+    const tokenHeader = headers['i-twilio-idempotency-token'];
+    const idempotencyToken = typeof tokenHeader === 'string' ? tokenHeader : undefined;
+    const record = (extra: { sid?: string; replayed?: boolean } = {}): void => {
+      this.requests.push({
+        accountSid,
+        authorization,
+        contentType,
+        params,
+        ...(idempotencyToken === undefined ? {} : { idempotencyToken }),
+        ...extra,
+      });
+      for (const watcher of [...this.#watchers]) watcher();
     };
     const [user, pass] = Buffer.from((authorization ?? '').replace(/^Basic /, ''), 'base64')
       .toString()
@@ -77,13 +108,19 @@ export class FakeTwilio {
       record();
       return error(reply, 401, 20003, 'Authenticate');
     }
+    const tokenKey = idempotencyToken === undefined ? undefined : `${accountSid}\n${idempotencyToken}`;
+    const earlier = tokenKey === undefined ? undefined : this.#byToken.get(tokenKey);
+    if (this.honourIdempotencyToken && earlier !== undefined) {
+      record({ sid: String(earlier['sid']), replayed: true });
+      return reply.code(201).send(earlier);
+    }
     const next = this.script.shift();
     if (next === 'hang') {
       record();
       await new Promise<void>((resolve) => this.#hanging.push(resolve));
       return reply.code(503).send();
     }
-    if (next) {
+    if (next && !('lateMs' in next)) {
       record();
       return error(reply, next.status, next.code, next.message);
     }
@@ -95,9 +132,8 @@ export class FakeTwilio {
     }
     if (!body) return (record(), error(reply, 400, 21602, 'Message body is required.'));
     const messageSid = sid('SM');
-    record({ sid: messageSid });
     const now = new Date().toUTCString();
-    return reply.code(201).send({
+    const message = {
       account_sid: accountSid,
       api_version: '2010-04-01',
       body,
@@ -118,6 +154,31 @@ export class FakeTwilio {
       subresource_uris: { media: `/2010-04-01/Accounts/${accountSid}/Messages/${messageSid}/Media.json` },
       to,
       uri: `/2010-04-01/Accounts/${accountSid}/Messages/${messageSid}.json`,
+    };
+    if (tokenKey !== undefined) this.#byToken.set(tokenKey, message);
+    record({ sid: messageSid });
+    if (next && 'lateMs' in next) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.#late.delete(timer);
+          resolve();
+        }, next.lateMs);
+        this.#late.set(timer, resolve);
+      });
+    }
+    return reply.code(201).send(message);
+  }
+
+  /** Resolves when `condition` holds, re-checked after every Messages.json request. */
+  until(condition: () => boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (!condition()) return;
+        this.#watchers.delete(check);
+        resolve();
+      };
+      this.#watchers.add(check);
+      check();
     });
   }
 
@@ -164,6 +225,11 @@ export class FakeTwilio {
 
   async close(): Promise<void> {
     for (const release of this.#hanging.splice(0)) release();
+    for (const [timer, resolve] of this.#late) {
+      clearTimeout(timer);
+      resolve();
+    }
+    this.#late.clear();
     await this.app.close();
   }
 }
