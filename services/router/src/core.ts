@@ -31,11 +31,19 @@ export class Pass {
 /** What a handler decided: handled (true) or let the next one, then the default, decide. */
 export type Handled = boolean | undefined | void;
 
-export type StanzaHandler = (st: Stanza, pass: Pass) => Promise<Handled>;
+/**
+ * A value, or a promise of it. Handlers, guards and hooks answer synchronously when what they need
+ * is cached (the common case on the message hot path) and the core awaits only real promises: an
+ * async function per stanza and step allocated promises and closures that made up a third of the
+ * router's garbage at 10,000 msgs/s (bench/RESULTS.md, "Profile").
+ */
+export type MaybePromise<T> = T | Promise<T>;
+
+export type StanzaHandler = (st: Stanza, pass: Pass) => MaybePromise<Handled>;
 
 /** A verdict before routing: let it through, drop it silently, or bounce it with an error. */
 export type Verdict = 'pass' | 'drop' | StanzaError;
-export type Guard = (st: Stanza, pass: Pass) => Promise<Verdict>;
+export type Guard = (st: Stanza, pass: Pass) => MaybePromise<Verdict>;
 
 /**
  * An IQ handler answers with the result payload (an element, or null for an
@@ -194,7 +202,8 @@ export class RouterCore {
         );
         continue;
       }
-      await this.processTop(new Stanza(env, env.stage === 'in' ? 'in' : 'out'), pass);
+      const processing = this.processTop(new Stanza(env, env.stage === 'in' ? 'in' : 'out'), pass);
+      if (processing !== undefined) await processing;
     }
     if (pass.out.length > 0) {
       const fences = this.#fencesFor(entries);
@@ -225,29 +234,50 @@ export class RouterCore {
     return fences;
   }
 
-  /** Processes one stanza and everything it causes in partitions this router owns, in order. */
-  async processTop(st: Stanza, pass: Pass): Promise<void> {
-    await this.#processSafely(st, pass);
-    for (let i = 0; i < pass.queue.length; i++) await this.#processSafely(pass.queue[i]!, pass);
+  /**
+   * Processes one stanza and everything it causes in partitions this router owns, in order.
+   * Returns a promise only when a step had to wait (a store read, a cache miss).
+   */
+  processTop(st: Stanza, pass: Pass): Promise<void> | undefined {
+    const first = this.#processSafely(st, pass);
+    if (first !== undefined) return this.#drainQueue(pass, 0, first);
+    const queue = pass.queue;
+    for (let i = 0; i < queue.length; i++) {
+      const waiting = this.#processSafely(queue[i]!, pass);
+      if (waiting !== undefined) return this.#drainQueue(pass, i + 1, waiting);
+    }
+    queue.length = 0;
+    return undefined;
+  }
+
+  /** The rest of processTop once a step waits: `waiting`, then the queue from `from` on. */
+  async #drainQueue(pass: Pass, from: number, waiting: Promise<void>): Promise<void> {
+    await waiting;
+    for (let i = from; i < pass.queue.length; i++) await this.#processSafely(pass.queue[i]!, pass);
     pass.queue.length = 0;
   }
 
-  async #processSafely(st: Stanza, pass: Pass): Promise<void> {
+  #processSafely(st: Stanza, pass: Pass): Promise<void> | undefined {
     try {
-      if (st.stage === 'out') await this.#outbound(st, pass);
-      else await this.#inbound(st, pass);
+      const waiting = st.stage === 'out' ? this.#outbound(st, pass) : this.#inbound(st, pass);
+      return waiting?.catch((error: unknown) => this.#failed(st, pass, error));
     } catch (error) {
-      // One bad stanza must not block its partition: log it and answer what expects an answer.
-      this.logger.error(
-        { err: error, envelopeId: st.env.id, edgeId: st.env.edgeId, sessionId: st.env.sessionId },
-        'stanza processing failed',
-      );
-      if (st.kind === 'iq' || st.kind === 'message') {
-        try {
-          this.bounce(st, new StanzaError('internal-server-error'), pass);
-        } catch {
-          // The stanza itself is unreadable; nothing to answer.
-        }
+      this.#failed(st, pass, error);
+      return undefined;
+    }
+  }
+
+  #failed(st: Stanza, pass: Pass, error: unknown): void {
+    // One bad stanza must not block its partition: log it and answer what expects an answer.
+    this.logger.error(
+      { err: error, envelopeId: st.env.id, edgeId: st.env.edgeId, sessionId: st.env.sessionId },
+      'stanza processing failed',
+    );
+    if (st.kind === 'iq' || st.kind === 'message') {
+      try {
+        this.bounce(st, new StanzaError('internal-server-error'), pass);
+      } catch {
+        // The stanza itself is unreadable; nothing to answer.
       }
     }
   }
@@ -258,27 +288,53 @@ export class RouterCore {
     return this.domains.has(domain) && bare !== domain;
   }
 
-  async #outbound(st: Stanza, pass: Pass): Promise<void> {
+  #outbound(st: Stanza, pass: Pass): Promise<void> | undefined {
     const kind = st.kind;
     if (kind === 'session-start' || kind === 'session-end' || kind === 'session-state') {
-      await this.run(kind, st, pass);
-      return;
+      return settled(this.run(kind, st, pass));
     }
     // Components and the server itself have no outbound state: straight to the recipient.
     if (!this.isLocalUser(st.from.bare, st.from.domain)) {
       this.routeIn(st, pass);
-      return;
+      return undefined;
     }
-    for (const guard of this.#guards.out) {
-      const verdict = await guard(st, pass);
-      if (verdict === 'drop') return;
-      if (verdict !== 'pass') {
-        this.bounce(st, verdict, pass);
-        return;
+    const guards = this.#guards.out;
+    for (let i = 0; i < guards.length; i++) {
+      const verdict = guards[i]!(st, pass);
+      if (verdict instanceof Promise) return this.#outboundAfter(st, pass, i, verdict);
+      if (verdict !== 'pass') return this.#refuse(st, verdict, pass);
+    }
+    return this.#outboundPassed(st, pass);
+  }
+
+  /** #outbound once guard `i` had to wait. */
+  async #outboundAfter(st: Stanza, pass: Pass, i: number, waiting: Promise<Verdict>): Promise<void> {
+    const guards = this.#guards.out;
+    for (let verdict = await waiting; ; verdict = await guards[i]!(st, pass)) {
+      if (verdict !== 'pass') return this.#refuse(st, verdict, pass);
+      if (++i === guards.length) break;
+    }
+    await this.#outboundPassed(st, pass);
+  }
+
+  #outboundPassed(st: Stanza, pass: Pass): Promise<void> | undefined {
+    if (st.kind === 'presence') {
+      const handled = this.run('presence-out', st, pass);
+      if (handled instanceof Promise) {
+        return handled.then((done) => {
+          if (!done) this.routeIn(st, pass);
+        });
       }
+      if (handled) return undefined;
     }
-    if (kind === 'presence' && (await this.run('presence-out', st, pass))) return;
     this.routeIn(st, pass);
+    return undefined;
+  }
+
+  /** A guard's verdict other than 'pass': drop the stanza, or bounce it with the error. */
+  #refuse(st: Stanza, verdict: 'drop' | StanzaError, pass: Pass): undefined {
+    if (verdict !== 'drop') this.bounce(st, verdict, pass);
+    return undefined;
   }
 
   /**
@@ -318,29 +374,46 @@ export class RouterCore {
     }
   }
 
-  async #inbound(st: Stanza, pass: Pass): Promise<void> {
+  #inbound(st: Stanza, pass: Pass): Promise<void> | undefined {
     // A component or remote server may publish for inbound processing a stanza whose recipient is
     // not ours to process (another component, a remote domain): send it on rather than bounce it.
     if (!this.domains.has(st.to.domain)) {
       this.routeIn(st, pass);
-      return;
+      return undefined;
     }
-    if (st.to.bare === st.to.domain) {
-      await this.#inboundHost(st, pass);
-      return;
-    }
+    if (st.to.bare === st.to.domain) return this.#inboundHost(st, pass);
     const user = st.to.bare;
     const fromServer = st.from.bare === st.from.domain && this.domains.has(st.from.domain);
     if (st.from.bare !== user && !fromServer && !st.skipGuards) {
-      for (const guard of this.#guards.in) {
-        const verdict = await guard(st, pass);
-        if (verdict === 'drop') return;
-        if (verdict !== 'pass') {
-          this.bounce(st, verdict, pass);
-          return;
-        }
+      const guards = this.#guards.in;
+      for (let i = 0; i < guards.length; i++) {
+        const verdict = guards[i]!(st, pass);
+        if (verdict instanceof Promise) return this.#inboundAfter(st, pass, i, verdict);
+        if (verdict !== 'pass') return this.#refuse(st, verdict, pass);
       }
     }
+    return this.#inboundPassed(st, pass);
+  }
+
+  /** #inbound once guard `i` had to wait. */
+  async #inboundAfter(st: Stanza, pass: Pass, i: number, waiting: Promise<Verdict>): Promise<void> {
+    const guards = this.#guards.in;
+    for (let verdict = await waiting; ; verdict = await guards[i]!(st, pass)) {
+      if (verdict !== 'pass') return this.#refuse(st, verdict, pass);
+      if (++i === guards.length) break;
+    }
+    await this.#inboundPassed(st, pass);
+  }
+
+  /** Inbound for a local account once the guards let it through. */
+  #inboundPassed(st: Stanza, pass: Pass): Promise<void> | undefined {
+    // An account with a session here exists: no store read on the hot path.
+    if ((this.sessions.peek(st.to.bare)?.length ?? 0) > 0) return this.#inboundTo(st, pass);
+    return this.#inboundChecked(st, pass);
+  }
+
+  async #inboundChecked(st: Stanza, pass: Pass): Promise<void> {
+    const user = st.to.bare;
     if (!(await this.accountExists(user))) {
       // RFC 6121 §8.5.1: IQ and message get service-unavailable; presence is ignored, but a
       // subscription request is denied so the requester does not wait forever (§3.1.3).
@@ -350,18 +423,20 @@ export class RouterCore {
       }
       return;
     }
+    await this.#inboundTo(st, pass);
+  }
+
+  /** Inbound for an existing local account, by kind. */
+  #inboundTo(st: Stanza, pass: Pass): Promise<void> | undefined {
     switch (st.kind) {
       case 'iq':
-        await this.#inboundIq(st, pass);
-        return;
+        return this.#inboundIq(st, pass);
       case 'message':
-        await this.run('message-in', st, pass);
-        return;
+        return settled(this.run('message-in', st, pass));
       case 'presence':
-        await this.run('presence-in', st, pass);
-        return;
+        return settled(this.run('presence-in', st, pass));
       default:
-        return;
+        return undefined;
     }
   }
 
@@ -422,11 +497,30 @@ export class RouterCore {
     else this.reply(st, answer, pass);
   }
 
-  /** Runs the handlers of `event` until one says it handled the stanza. */
-  async run(event: RouterEvent, st: Stanza, pass: Pass): Promise<boolean> {
+  /**
+   * Runs the handlers of `event` until one says it handled the stanza; a promise only when a
+   * handler returned one.
+   */
+  run(event: RouterEvent, st: Stanza, pass: Pass): MaybePromise<boolean> {
     const list = this.#handlers.get(event);
     if (list === undefined) return false;
-    for (const handler of list) if ((await handler(st, pass)) === true) return true;
+    for (let i = 0; i < list.length; i++) {
+      const handled = list[i]!(st, pass);
+      if (handled instanceof Promise) return this.#runAfter(list, i, handled, st, pass);
+      if (handled === true) return true;
+    }
+    return false;
+  }
+
+  async #runAfter(
+    list: readonly StanzaHandler[],
+    i: number,
+    waiting: Promise<Handled>,
+    st: Stanza,
+    pass: Pass,
+  ): Promise<boolean> {
+    if ((await waiting) === true) return true;
+    for (let j = i + 1; j < list.length; j++) if ((await list[j]!(st, pass)) === true) return true;
     return false;
   }
 
@@ -542,3 +636,10 @@ function hostOf(core: RouterCore, to: string, cause: Stanza): string {
   const domain = to.slice(at + 1, slash === -1 ? undefined : slash);
   return core.domains.has(domain) ? domain : cause.to.domain;
 }
+
+/** A promise that settles when `value` does, for callers that need no result; nothing when no wait. */
+function settled(value: MaybePromise<unknown>): Promise<void> | undefined {
+  return value instanceof Promise ? value.then(noop) : undefined;
+}
+
+function noop(): void {}

@@ -2,7 +2,7 @@ import { BlocklistFullError } from '@switchboard/store';
 import { tryParseJid } from '@switchboard/jid';
 import { xml, type Element } from '@switchboard/xml';
 import { splitAddress } from '../address.js';
-import { ANSWERED, type Pass, type RouterCore, type RouterModule } from '../core.js';
+import { ANSWERED, type Pass, type RouterCore, type RouterModule, type Verdict } from '../core.js';
 import { sendPresenceTo, sendUnavailableTo } from '../presence-broadcast.js';
 import { shouldSendPresenceTo } from '../roster/index.js';
 import { StanzaError } from '../stanza-error.js';
@@ -34,8 +34,7 @@ export const blockingModule: RouterModule = {
     });
 
     // XEP-0191 §3.4 matches as XEP-0016 §2.1: full JID, bare JID, domain/resource, domain.
-    core.isBlocked = async (user, jid) => {
-      const set = await listOf(user);
+    const matches = (set: Set<string>, jid: string): boolean => {
       if (set.size === 0) return false;
       if (set.has(jid)) return true;
       const a = splitAddress(jid);
@@ -43,12 +42,18 @@ export const blockingModule: RouterModule = {
         set.has(a.bare) || (a.resource !== '' && set.has(`${a.domain}/${a.resource}`)) || set.has(a.domain)
       );
     };
+    core.isBlocked = async (user, jid) => matches(await listOf(user), jid);
+    /** isBlocked without waiting when the user's list is cached (the hot path). */
+    const blocked = (user: string, jid: string): boolean | Promise<boolean> => {
+      const set = cache.get(user);
+      return set === undefined ? core.isBlocked(user, jid) : matches(set, jid);
+    };
 
     core.feature(BLOCKING_NS);
 
     // §3.5: the user's own stanzas to a blocked entity are stopped here.
-    core.guard('out', async (st) => {
-      if (st.toSelf || !(await core.isBlocked(st.from.bare, st.env.to))) return 'pass';
+    const outVerdict = (st: Stanza, isBlocked: boolean): Verdict => {
+      if (!isBlocked) return 'pass';
       if (st.kind === 'presence' || st.type === 'error' || st.type === 'result') return 'drop';
       return new StanzaError(
         'not-acceptable',
@@ -56,13 +61,25 @@ export const blockingModule: RouterModule = {
         undefined,
         xml('blocked', { xmlns: BLOCKING_ERRORS_NS }),
       );
+    };
+    core.guard('out', (st) => {
+      if (st.toSelf) return 'pass';
+      const isBlocked = blocked(st.from.bare, st.env.to);
+      return isBlocked instanceof Promise
+        ? isBlocked.then((b) => outVerdict(st, b))
+        : outVerdict(st, isBlocked);
     });
 
     // §3.4: what a blocked entity sends the user never arrives; IQ get/set and messages get service-unavailable.
-    core.guard('in', async (st) => {
-      if (!(await core.isBlocked(st.to.bare, st.env.from))) return 'pass';
-      if (st.kind === 'presence') return 'drop';
-      return new StanzaError('service-unavailable');
+    const inVerdict = (st: Stanza, isBlocked: boolean): Verdict => {
+      if (!isBlocked) return 'pass';
+      return st.kind === 'presence' ? 'drop' : new StanzaError('service-unavailable');
+    };
+    core.guard('in', (st) => {
+      const isBlocked = blocked(st.to.bare, st.env.from);
+      return isBlocked instanceof Promise
+        ? isBlocked.then((b) => inVerdict(st, b))
+        : inVerdict(st, isBlocked);
     });
 
     core.iq('account', BLOCKING_NS, async (st, payload, pass) => {

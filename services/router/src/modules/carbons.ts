@@ -107,9 +107,8 @@ export const carbonsModule: RouterModule = {
     // §6: what reaches the account goes to the resources that enabled carbons and did not get it.
     onMessageDelivery(core, {
       after: (st, outcome, pass) => {
-        if (st.type === 'error' || st.type === 'groupchat' || st.type === 'headline')
-          return Promise.resolve();
-        if (!outcome.sessions.some(isEnabled) || !carbonsEligible(st.el, st.type)) return Promise.resolve();
+        if (st.type === 'error' || st.type === 'groupchat' || st.type === 'headline') return;
+        if (!outcome.sessions.some(isEnabled) || !carbonsEligible(st.el, st.type)) return;
         const got = new Set(outcome.delivered.map((s) => s.fullJid));
         copyTo(
           st.to.bare,
@@ -119,18 +118,24 @@ export const carbonsModule: RouterModule = {
           st,
           pass,
         );
-        return Promise.resolve();
       },
     });
 
     // §6: what a resource sends goes to the user's other resources that enabled carbons.
-    core.guard('out', async (st, pass) => {
-      if (st.kind !== 'message' || st.to.bare === st.from.bare) return 'pass';
-      if (st.type === 'error' || st.type === 'groupchat' || st.type === 'headline') return 'pass';
-      const sessions = await core.sessions.list(st.from.bare);
+    const copySent = (st: Stanza, sessions: readonly SessionRecord[], pass: Pass): 'pass' => {
       if (!sessions.some(isEnabled) || !carbonsEligible(st.el, st.type)) return 'pass';
       copyTo(st.from.bare, sessions, (s) => s.fullJid === st.env.from, 'sent', st, pass);
       return 'pass';
+    };
+    core.guard('out', (st, pass) => {
+      if (st.kind !== 'message' || st.to.bare === st.from.bare) return 'pass';
+      if (st.type === 'error' || st.type === 'groupchat' || st.type === 'headline') return 'pass';
+      // Nobody enabled carbons: nothing to look up.
+      if (enabled.size === 0) return 'pass';
+      const sessions = core.sessions.peek(st.from.bare);
+      return sessions === undefined
+        ? core.sessions.list(st.from.bare).then((list) => copySent(st, list, pass))
+        : copySent(st, sessions, pass);
     });
 
     // Entries of sessions that ended are dropped when the account's sessions are next listed here.

@@ -5,7 +5,7 @@ import {
   type ArchiveQuery,
 } from '@switchboard/store';
 import { escapeXml, parseElement, xml, type Element } from '@switchboard/xml';
-import type { Pass, RouterCore, RouterModule } from '../core.js';
+import type { MaybePromise, Pass, RouterCore, RouterModule } from '../core.js';
 import { StanzaError } from '../stanza-error.js';
 import { Stanza } from '../stanza.js';
 import { FORWARD_NS, HINTS_NS, forwardedCopy } from './carbons.js';
@@ -126,13 +126,19 @@ export const mamModule: RouterModule = {
     };
 
     /** XEP-0313 §6: whether the user's preferences archive messages with `contact`. */
-    const wanted = async (user: string, contact: string): Promise<boolean> => {
-      const prefs = await prefsOf(user);
+    const wantedBy = (prefs: ArchivePrefs, user: string, contact: string): MaybePromise<boolean> => {
       if (prefs.never.includes(contact)) return false;
       if (prefs.always.includes(contact)) return true;
       if (prefs.default === 'always') return true;
       if (prefs.default === 'never') return false;
-      return (await core.store.rosters.getItem(user, contact)) !== null;
+      return core.store.rosters.getItem(user, contact).then((item) => item !== null);
+    };
+    /** Without waiting when the preferences are cached and decide it alone (the hot path). */
+    const wanted = (user: string, contact: string): MaybePromise<boolean> => {
+      const prefs = prefsCache.get(user);
+      return prefs === undefined
+        ? prefsOf(user).then((p) => wantedBy(p, user, contact))
+        : wantedBy(prefs, user, contact);
     };
 
     /**
@@ -165,46 +171,64 @@ export const mamModule: RouterModule = {
     };
 
     // Inbound, in the recipient's partition, before delivery: the stanza-id must reach the client.
+    /** The plain form's stamping, once it is known whether the message is archived. */
+    const stampPlain = (st: Stanza, pass: Pass, archived: boolean): Stanza => {
+      if (!archived) return st;
+      const user = st.to.bare;
+      const text = st.env.xml;
+      const sid = `<stanza-id xmlns="${SID_NS}" id="${escapeXml(st.env.id)}" by="${escapeXml(user)}"/>`;
+      const stamped = new Stanza(
+        { ...st.env, xml: `${text.slice(0, -'</message>'.length)}${sid}</message>` },
+        st.stage,
+        st.from,
+        st.to,
+      );
+      append(pass, user, st.env.id, st.from.bare, stamped.env.xml, st.env.ts);
+      return stamped;
+    };
+
     onMessageDelivery(core, {
-      before: async (st, pass) => {
+      before: (st, pass) => {
         const form = archiveForm(st);
         if (form === false) return st;
-        const user = st.to.bare;
         if (form === 'plain') {
           // Hot path: no stanza-id to strip, so the new one is written into the serialized
           // stanza without parsing it (ARCHITECTURE.md, "Performance budget").
-          if (!(await wanted(user, st.from.bare))) return st;
-          const text = st.env.xml;
-          const sid = `<stanza-id xmlns="${SID_NS}" id="${escapeXml(st.env.id)}" by="${escapeXml(user)}"/>`;
-          const stamped = new Stanza(
-            { ...st.env, xml: `${text.slice(0, -'</message>'.length)}${sid}</message>` },
-            st.stage,
-            st.from,
-            st.to,
-          );
-          append(pass, user, st.env.id, st.from.bare, stamped.env.xml, st.env.ts);
-          return stamped;
+          const archived = wanted(st.to.bare, st.from.bare);
+          return archived instanceof Promise
+            ? archived.then((a) => stampPlain(st, pass, a))
+            : stampPlain(st, pass, archived);
         }
-        // XEP-0359 §3.1: a stanza-id claiming to be ours that we did not add is removed.
-        const el = st.el.clone();
-        for (const sid of el.getChildren('stanza-id', SID_NS))
-          if (sid.attrs['by'] === user) el.removeChild(sid);
-        if (!(await wanted(user, st.from.bare))) {
-          return el.children.length === st.el.children.length ? st : restamped(st, el);
-        }
-        el.append(xml('stanza-id', { xmlns: SID_NS, id: st.env.id, by: user }));
-        const stamped = restamped(st, el);
-        append(pass, user, st.env.id, st.from.bare, stamped.env.xml, st.env.ts);
-        return stamped;
+        return stampParsed(st, pass);
       },
     });
 
+    const stampParsed = async (st: Stanza, pass: Pass): Promise<Stanza> => {
+      const user = st.to.bare;
+      // XEP-0359 §3.1: a stanza-id claiming to be ours that we did not add is removed.
+      const el = st.el.clone();
+      for (const sid of el.getChildren('stanza-id', SID_NS))
+        if (sid.attrs['by'] === user) el.removeChild(sid);
+      if (!(await wanted(user, st.from.bare))) {
+        return el.children.length === st.el.children.length ? st : restamped(st, el);
+      }
+      el.append(xml('stanza-id', { xmlns: SID_NS, id: st.env.id, by: user }));
+      const stamped = restamped(st, el);
+      append(pass, user, st.env.id, st.from.bare, stamped.env.xml, st.env.ts);
+      return stamped;
+    };
+
     // Outbound, in the sender's partition. A message to oneself is archived once, inbound.
-    core.guard('out', async (st, pass) => {
-      if (st.to.bare === st.from.bare || !archivable(st)) return 'pass';
-      const user = st.from.bare;
-      if (await wanted(user, st.to.bare)) append(pass, user, st.env.id, st.to.bare, st.env.xml, st.env.ts);
+    const appendSent = (st: Stanza, pass: Pass, archived: boolean): 'pass' => {
+      if (archived) append(pass, st.from.bare, st.env.id, st.to.bare, st.env.xml, st.env.ts);
       return 'pass';
+    };
+    core.guard('out', (st, pass) => {
+      if (st.to.bare === st.from.bare || !archivable(st)) return 'pass';
+      const archived = wanted(st.from.bare, st.to.bare);
+      return archived instanceof Promise
+        ? archived.then((a) => appendSent(st, pass, a))
+        : appendSent(st, pass, archived);
     });
 
     core.iq('account', MAM_NS, async (st, payload, pass) => {

@@ -1,4 +1,4 @@
-import type { Pass, RouterCore, RouterModule } from '../core.js';
+import type { MaybePromise, Pass, RouterCore, RouterModule } from '../core.js';
 import type { SessionRecord } from '../sessions/registry.js';
 import { StanzaError } from '../stanza-error.js';
 import type { Stanza } from '../stanza.js';
@@ -20,9 +20,9 @@ export interface MessageOutcome {
  * delivery, carbons (XEP-0280) and push (XEP-0357) look at where it went.
  */
 export interface MessageDeliveryHook {
-  /** Runs before routing; resolves to the stanza to route in its place (or the same one). */
-  readonly before?: (st: Stanza, pass: Pass) => Promise<Stanza>;
-  readonly after?: (st: Stanza, outcome: MessageOutcome, pass: Pass) => Promise<void>;
+  /** Runs before routing; gives the stanza to route in its place (or the same one). */
+  readonly before?: (st: Stanza, pass: Pass) => MaybePromise<Stanza>;
+  readonly after?: (st: Stanza, outcome: MessageOutcome, pass: Pass) => MaybePromise<void>;
 }
 
 const deliveryHooks = new WeakMap<RouterCore, MessageDeliveryHook[]>();
@@ -42,24 +42,65 @@ export function onMessageDelivery(core: RouterCore, hook: MessageDeliveryHook): 
 export const messagesModule: RouterModule = {
   name: 'messages',
   setup(core: RouterCore) {
-    core.on('message-in', async (original, pass) => {
-      const hooks = deliveryHooks.get(core) ?? [];
+    const none: readonly MessageDeliveryHook[] = [];
+    // Synchronous while every step is (hooks answer from caches, the sessions are known); from the
+    // first step that returns a promise on, the rest runs in deliverAfter.
+    core.on('message-in', (original, pass) => {
+      const hooks = deliveryHooks.get(core) ?? none;
       let st = original;
-      for (const hook of hooks) if (hook.before !== undefined) st = await hook.before(st, pass);
-      const sessions = await core.sessions.list(st.to.bare);
-      const outcome = await route(core, st, sessions, pass);
-      for (const hook of hooks) if (hook.after !== undefined) await hook.after(st, outcome, pass);
+      for (let i = 0; i < hooks.length; i++) {
+        const stamped = hooks[i]!.before?.(st, pass) ?? st;
+        if (stamped instanceof Promise) return deliverAfter(core, hooks, i, stamped, pass);
+        st = stamped;
+      }
+      const sessions = core.sessions.peek(st.to.bare);
+      if (sessions === undefined) return deliverAfter(core, hooks, hooks.length, Promise.resolve(st), pass);
+      const outcome = route(core, st, sessions, pass);
+      if (outcome instanceof Promise) return after(hooks, 0, st, outcome, pass);
+      for (let i = 0; i < hooks.length; i++) {
+        const done = hooks[i]!.after?.(st, outcome, pass);
+        if (done instanceof Promise) return after(hooks, i + 1, st, outcome, pass, done);
+      }
       return true;
     });
   },
 };
 
-async function route(
+/** The message-in handler from before-hook `i` on, once that hook returned a promise. */
+async function deliverAfter(
+  core: RouterCore,
+  hooks: readonly MessageDeliveryHook[],
+  i: number,
+  stamped: Promise<Stanza>,
+  pass: Pass,
+): Promise<true> {
+  let st = await stamped;
+  for (let j = i + 1; j < hooks.length; j++) st = (await hooks[j]!.before?.(st, pass)) ?? st;
+  const sessions = await core.sessions.list(st.to.bare);
+  return after(hooks, 0, st, route(core, st, sessions, pass), pass);
+}
+
+/** Runs the after-hooks from `from` on, once `outcome` (and a hook's `waiting`) settled. */
+async function after(
+  hooks: readonly MessageDeliveryHook[],
+  from: number,
+  st: Stanza,
+  outcome: MaybePromise<MessageOutcome>,
+  pass: Pass,
+  waiting?: Promise<void>,
+): Promise<true> {
+  const settled = await outcome;
+  await waiting;
+  for (let j = from; j < hooks.length; j++) await hooks[j]!.after?.(st, settled, pass);
+  return true;
+}
+
+function route(
   core: RouterCore,
   st: Stanza,
   sessions: readonly SessionRecord[],
   pass: Pass,
-): Promise<MessageOutcome> {
+): MaybePromise<MessageOutcome> {
   const type = st.type === '' ? 'normal' : st.type;
   if (st.to.resource !== '') {
     for (const session of sessions) {
@@ -78,13 +119,13 @@ async function route(
   return toBareJid(core, st, type, sessions, pass);
 }
 
-async function toBareJid(
+function toBareJid(
   core: RouterCore,
   st: Stanza,
   type: string,
   sessions: readonly SessionRecord[],
   pass: Pass,
-): Promise<MessageOutcome> {
+): MaybePromise<MessageOutcome> {
   const none: MessageOutcome = { delivered: [], sessions, stored: false };
   // §8.5.2.1.3 / §8.5.2.2.3: groupchat to a bare JID is an error; §8.5.2.1.5: errors are dropped.
   if (type === 'error') return none;
@@ -98,7 +139,7 @@ async function toBareJid(
   if (best < 0) {
     // §8.5.2.2.1: chat and normal may be stored; §8.5.2.2.2: headline is dropped.
     if (type === 'chat' || type === 'normal') {
-      return { delivered: [], sessions, stored: await storeOffline(core, st, pass) };
+      return storeOffline(core, st, pass).then((stored) => ({ delivered: [], sessions, stored }));
     }
     return none;
   }

@@ -265,16 +265,14 @@ export const pepModule: RouterModule = {
       st.env.stanzaId.startsWith(CAPS_QUERY_ID);
 
     // Answers from other entities reach the account's partition as inbound stanzas.
-    core.guard('in', async (st, pass) => {
+    core.guard('in', (st, pass) => {
       if (!isCapsAnswer(st)) return 'pass';
-      await onCapsAnswer(st, pass);
-      return 'drop';
+      return onCapsAnswer(st, pass).then(() => 'drop' as const);
     });
     // Answers from the account's own resources are outbound stanzas of the account.
-    core.guard('out', async (st, pass) => {
+    core.guard('out', (st, pass) => {
       if (!isCapsAnswer(st) || st.to.bare !== st.from.bare || st.to.resource !== '') return 'pass';
-      await onCapsAnswer(st, pass);
-      return 'drop';
+      return onCapsAnswer(st, pass).then(() => 'drop' as const);
     });
 
     // Registered before the presence module, which handles presence for good: these only watch.

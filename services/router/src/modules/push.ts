@@ -1,6 +1,6 @@
 import type { PushRegistration } from '@switchboard/store';
 import { parseElement, xml, type Element } from '@switchboard/xml';
-import type { Pass, RouterCore, RouterModule } from '../core.js';
+import type { Pass, RouterCore, RouterModule, Verdict } from '../core.js';
 import type { SessionRecord } from '../sessions/registry.js';
 import { StanzaError } from '../stanza-error.js';
 import type { Stanza } from '../stanza.js';
@@ -97,18 +97,22 @@ export const pushModule: RouterModule = {
     };
 
     onMessageDelivery(core, {
-      after: async (st, outcome, pass) => {
+      after: (st, outcome, pass) => {
         if (st.type === 'error' || st.type === 'groupchat' || st.type === 'headline') return;
         // Nothing stored and nobody held back: no device to wake, and no store read on the hot path.
         if (!outcome.stored && !outcome.sessions.some((s) => s.detached === true || s.inactive === true))
           return;
-        const user = st.to.bare;
-        const registrations = (await core.store.push.list(user)).filter((reg) => wantsPush(st, outcome, reg));
-        if (registrations.length === 0) return;
-        const summary = await notification(user, st, outcome.stored);
-        for (const reg of registrations) publish(user, reg.jid, reg.node, reg.formXml, summary, st, pass);
+        return wake(st, outcome, pass);
       },
     });
+
+    const wake = async (st: Stanza, outcome: MessageOutcome, pass: Pass): Promise<void> => {
+      const user = st.to.bare;
+      const registrations = (await core.store.push.list(user)).filter((reg) => wantsPush(st, outcome, reg));
+      if (registrations.length === 0) return;
+      const summary = await notification(user, st, outcome.stored);
+      for (const reg of registrations) publish(user, reg.jid, reg.node, reg.formXml, summary, st, pass);
+    };
 
     /** §6: a pubsub publish to the app server, from the user's bare JID. */
     const publish = (
@@ -139,9 +143,12 @@ export const pushModule: RouterModule = {
     };
 
     // §8: the app server's answer; an error means the registration is no good any more.
-    core.guard('in', async (st) => {
+    core.guard('in', (st) => {
       if (st.kind !== 'iq' || !st.env.stanzaId.startsWith(PUSH_ID)) return 'pass';
       if (st.type !== 'result' && st.type !== 'error') return 'pass';
+      return answered(st);
+    });
+    const answered = async (st: Stanza): Promise<Verdict> => {
       if (st.type === 'error') {
         const reg = decode(st.env.stanzaId);
         if (reg !== undefined && reg.jid === st.env.from) {
@@ -153,6 +160,6 @@ export const pushModule: RouterModule = {
         }
       }
       return 'drop';
-    });
+    };
   },
 };

@@ -8,16 +8,19 @@ export function createMemorySessionRegistry(): SessionRegistry {
   const lists = new Map<string, readonly SessionRecord[]>();
   const last = new Map<string, LastActivity>();
 
+  const listOf = (bare: string): readonly SessionRecord[] => {
+    let list = lists.get(bare);
+    if (list === undefined) {
+      const sessions = users.get(bare);
+      list = sessions === undefined ? none : [...sessions.values()];
+      lists.set(bare, list);
+    }
+    return list;
+  };
+
   return {
-    list(bare) {
-      let list = lists.get(bare);
-      if (list === undefined) {
-        const sessions = users.get(bare);
-        list = sessions === undefined ? none : [...sessions.values()];
-        lists.set(bare, list);
-      }
-      return Promise.resolve(list);
-    },
+    list: (bare) => Promise.resolve(listOf(bare)),
+    peek: listOf,
     get(bare, resource) {
       return Promise.resolve(users.get(bare)?.get(resource) ?? null);
     },

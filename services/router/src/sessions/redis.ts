@@ -40,6 +40,15 @@ export function createRedisSessionRegistry(redis: Redis): SessionRegistry {
       lists.set(bare, list);
       return list;
     },
+    peek(bare) {
+      const listed = lists.get(bare);
+      if (listed !== undefined) return listed;
+      const cached = cache.get(bare);
+      if (cached === undefined) return undefined;
+      const list = [...cached.values()];
+      lists.set(bare, list);
+      return list;
+    },
     async get(bare, resource) {
       return (await load(bare)).get(resource) ?? null;
     },

@@ -44,6 +44,8 @@ export interface LastActivity {
 export interface SessionRegistry {
   /** Every session of the account, in no particular order; empty when offline. */
   list(bareJid: string): Promise<readonly SessionRecord[]>;
+  /** What `list` would resolve to when it is known without a read (cached); undefined otherwise. */
+  peek(bareJid: string): readonly SessionRecord[] | undefined;
   get(bareJid: string, resource: string): Promise<SessionRecord | null>;
   /** Adds or replaces the record for `record.resource`. */
   put(bareJid: string, record: SessionRecord): Promise<void>;
