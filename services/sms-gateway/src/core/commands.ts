@@ -92,7 +92,10 @@ export class RegistrationCommands {
       const note = error.text ?? error.condition;
       // No retry helps after too many wrong codes (a new code is a new command).
       if (error.condition === 'not-allowed' || error.condition === 'resource-constraint') {
-        return { command: this.reply(node, sessionId, 'completed', xml('note', { type: 'error' }, note)), after: [] };
+        return {
+          command: this.reply(node, sessionId, 'completed', xml('note', { type: 'error' }, note)),
+          after: [],
+        };
       }
       const form =
         code === undefined
@@ -128,14 +131,12 @@ export class RegistrationCommands {
         required: true,
         value: current?.number ?? '',
       },
-      ...this.options.accountFields.map(
-        ([field, key]): FormField => ({
-          var: field,
-          type: field === 'password' ? 'text-private' : 'text-single',
-          label: key,
-          required: true,
-        }),
-      ),
+      ...this.options.accountFields.map(([field, key]): FormField => ({
+        var: field,
+        type: field === 'password' ? 'text-private' : 'text-single',
+        label: key,
+        required: true,
+      })),
     ];
     return this.reply(
       COMMAND_REGISTER,

@@ -49,7 +49,13 @@ export function submittedValues(parent: Element): ReadonlyMap<string, string> | 
   for (const field of form.getChildren('field')) {
     const name = field.attrs['var'];
     if (name === undefined || name === 'FORM_TYPE') continue;
-    values.set(name, field.getChildren('value').map((v) => v.getText()).join('\n'));
+    values.set(
+      name,
+      field
+        .getChildren('value')
+        .map((v) => v.getText())
+        .join('\n'),
+    );
   }
   return values;
 }

@@ -566,8 +566,10 @@ function indexOf(test: (el: Element) => boolean, start = 0): number {
   return h.out.items.findIndex(({ el }, i) => i >= start && test(el));
 }
 
-const presenceOf = (type: string | undefined, from = DOMAIN) => (el: Element) =>
-  el.name === 'presence' && el.attrs['type'] === type && el.attrs['from'] === from;
+const presenceOf =
+  (type: string | undefined, from = DOMAIN) =>
+  (el: Element) =>
+    el.name === 'presence' && el.attrs['type'] === type && el.attrs['from'] === from;
 
 function submitForm(fields: Record<string, string>): string {
   const inner = Object.entries(fields)
@@ -602,9 +604,12 @@ describe('sms gateway: number verification over XEP-0077 with a data form', () =
     const again = first.getChild('query', 'jabber:iq:register')!.getChild('x', 'jabber:x:data')!;
     const codeField = again.getChildren('field').find((f) => f.attrs['var'] === 'code')!;
     expect(codeField.getChild('required')).toBeDefined();
-    expect(again.getChildren('field').find((f) => f.attrs['var'] === 'phone')?.getChildText('value')).toBe(
-      '+15551234567',
-    );
+    expect(
+      again
+        .getChildren('field')
+        .find((f) => f.attrs['var'] === 'phone')
+        ?.getChildText('value'),
+    ).toBe('+15551234567');
     const code = await codeTexted('+15551234567');
     expect(await h.registrations.get('juliet@localhost')).toBeNull();
     await send('message', JULIET, chat(`+15550001111@${DOMAIN}`, 'too-early', 'hi'));
@@ -612,7 +617,10 @@ describe('sms gateway: number verification over XEP-0077 with a data form', () =
 
     // A wrong code counts against the attempts; the right one registers.
     const wrong = code === '000000' ? '111111' : '000000';
-    const refused = await submitRegistration(JULIET, submitForm({ phone: '+15551234567', ...account, code: wrong }));
+    const refused = await submitRegistration(
+      JULIET,
+      submitForm({ phone: '+15551234567', ...account, code: wrong }),
+    );
     expect(errorCondition(refused)).toBe('not-acceptable');
     expect(refused.getChild('error')?.getChildText('text', STANZAS)).toMatch(/wrong code; 4 attempts left/);
     const done = await submitRegistration(JULIET, submitForm({ phone: '+15551234567', ...account, code }));
@@ -637,13 +645,22 @@ describe('sms gateway: number verification over XEP-0077 with a data form', () =
     const code = await codeTexted('+15557654321');
     const wrong = (c: number): string => String((Number(code) + c) % 1_000_000).padStart(6, '0');
     for (let i = 1; i <= 4; i++) {
-      const answer = await submitRegistration(JULIET, `<phone>+15557654321</phone>${ACCOUNT}<text>${wrong(i)}</text>`);
+      const answer = await submitRegistration(
+        JULIET,
+        `<phone>+15557654321</phone>${ACCOUNT}<text>${wrong(i)}</text>`,
+      );
       expect(errorCondition(answer)).toBe('not-acceptable');
     }
-    const fifth = await submitRegistration(JULIET, `<phone>+15557654321</phone>${ACCOUNT}<text>${wrong(5)}</text>`);
+    const fifth = await submitRegistration(
+      JULIET,
+      `<phone>+15557654321</phone>${ACCOUNT}<text>${wrong(5)}</text>`,
+    );
     expect(errorCondition(fifth)).toBe('not-allowed');
     // Even the right code is worthless now; the old number stays registered.
-    const late = await submitRegistration(JULIET, `<phone>+15557654321</phone>${ACCOUNT}<text>${code}</text>`);
+    const late = await submitRegistration(
+      JULIET,
+      `<phone>+15557654321</phone>${ACCOUNT}<text>${code}</text>`,
+    );
     expect(errorCondition(late)).toBe('not-acceptable');
     expect((await h.registrations.get('juliet@localhost'))?.number).toBe('+15551234567');
     // Three codes per hour: the registration's, then two for the change; the fourth is refused.
@@ -672,7 +689,10 @@ describe('sms gateway: registration as XEP-0050 ad-hoc commands', () => {
     const start = await command(JULIET, `<command xmlns='${NS_COMMANDS}' node='register' action='execute'/>`);
     expect(start.attrs['status']).toBe('executing');
     const session = start.attrs['sessionid']!;
-    const vars = start.getChild('x', 'jabber:x:data')!.getChildren('field').map((f) => f.attrs['var']);
+    const vars = start
+      .getChild('x', 'jabber:x:data')!
+      .getChildren('field')
+      .map((f) => f.attrs['var']);
     expect(vars).toEqual(['phone', 'username', 'password']);
 
     const fields = (values: Record<string, string>): string =>
@@ -684,9 +704,12 @@ describe('sms gateway: registration as XEP-0050 ad-hoc commands', () => {
       `<command xmlns='${NS_COMMANDS}' node='register' sessionid='${session}'>${fields({ phone: '(555) 123-4567', username: 'AC0123', password: 'tok' })}</command>`,
     );
     expect(asked.attrs['status']).toBe('executing');
-    expect(asked.getChild('x', 'jabber:x:data')!.getChildren('field').map((f) => f.attrs['var'])).toContain(
-      'code',
-    );
+    expect(
+      asked
+        .getChild('x', 'jabber:x:data')!
+        .getChildren('field')
+        .map((f) => f.attrs['var']),
+    ).toContain('code');
     const code = await codeTexted('+15551234567');
     const wrong = await command(
       JULIET,
@@ -706,12 +729,20 @@ describe('sms gateway: registration as XEP-0050 ad-hoc commands', () => {
     await reply(presenceOf('subscribe'), 'subscription request after registering');
 
     const before = h.out.items.length;
-    const gone = await command(JULIET, `<command xmlns='${NS_COMMANDS}' node='unregister' action='execute'/>`);
+    const gone = await command(
+      JULIET,
+      `<command xmlns='${NS_COMMANDS}' node='unregister' action='execute'/>`,
+    );
     expect(gone.attrs['status']).toBe('completed');
     expect(await h.registrations.get('juliet@localhost')).toBeNull();
     await reply(presenceOf('unavailable'), 'unavailable after unregistering');
-    const result = indexOf((el) => el.name === 'iq' && el.getChild('command')?.attrs['node'] === 'unregister', before);
-    const order = ['unsubscribe', 'unsubscribed', 'unavailable'].map((type) => indexOf(presenceOf(type), before));
+    const result = indexOf(
+      (el) => el.name === 'iq' && el.getChild('command')?.attrs['node'] === 'unregister',
+      before,
+    );
+    const order = ['unsubscribe', 'unsubscribed', 'unavailable'].map((type) =>
+      indexOf(presenceOf(type), before),
+    );
     expect(order.every((i) => i > result)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
   });
@@ -732,14 +763,19 @@ describe('sms gateway: XEP-0100 presence', () => {
     await submitRegistration(JULIET, '<remove/>');
     await reply(presenceOf('unavailable'), 'unavailable');
     const result = indexOf((el) => el.name === 'iq' && el.attrs['type'] === 'result', before);
-    const order = ['unsubscribe', 'unsubscribed', 'unavailable'].map((type) => indexOf(presenceOf(type), before));
+    const order = ['unsubscribe', 'unsubscribed', 'unavailable'].map((type) =>
+      indexOf(presenceOf(type), before),
+    );
     expect(result).toBeGreaterThanOrEqual(before);
     expect(order.every((i) => i > result)).toBe(true);
   });
 
   it('answers probes by registration, answers unavailable with unavailable, and asks back after approving a contact', async () => {
     await send('presence', ROMEO, `<presence xmlns='jabber:client' to='${DOMAIN}' type='probe'/>`);
-    const unregistered = await reply((el) => el.name === 'presence' && el.attrs['to'] === 'romeo@localhost', 'probe answer');
+    const unregistered = await reply(
+      (el) => el.name === 'presence' && el.attrs['to'] === 'romeo@localhost',
+      'probe answer',
+    );
     expect(unregistered.attrs['type']).toBe('unavailable');
 
     await register(JULIET, '+15551234567');
@@ -773,7 +809,13 @@ describe('sms gateway: XEP-0100 presence', () => {
     const again = build(
       { domain: DOMAIN, maxSegments: 2, accountFields: {}, reportTtlMs: 60_000 },
       {
-        transport: busTransport({ bus: h.bus, domain: DOMAIN, partitions: PARTITIONS, consumer: 'sms-2', logger }),
+        transport: busTransport({
+          bus: h.bus,
+          domain: DOMAIN,
+          partitions: PARTITIONS,
+          consumer: 'sms-2',
+          logger,
+        }),
         provider: new TestProvider(),
         registrations: h.registrations,
         queue: createMemoryQueue({ attempts: 1 }),
@@ -784,12 +826,13 @@ describe('sms gateway: XEP-0100 presence', () => {
     await again.start();
     try {
       await h.out.waitFor(
-        ({ el }, ) => presenceOf(undefined)(el) && el.attrs['to'] === 'juliet@localhost' && h.out.items.length > before,
+        ({ el }) =>
+          presenceOf(undefined)(el) && el.attrs['to'] === 'juliet@localhost' && h.out.items.length > before,
         'available at start',
       );
-      expect(indexOf((el) => presenceOf(undefined)(el) && el.attrs['to'] === 'juliet@localhost', before)).toBeGreaterThanOrEqual(
-        before,
-      );
+      expect(
+        indexOf((el) => presenceOf(undefined)(el) && el.attrs['to'] === 'juliet@localhost', before),
+      ).toBeGreaterThanOrEqual(before);
     } finally {
       await again.stop();
     }
@@ -830,7 +873,11 @@ describe('sms gateway: audit fixes to messages, keywords and metrics', () => {
     await reply((el) => el.getChildText('body') === 'Look at these', 'the text');
     for (const url of media) {
       const message = await reply((el) => el.getChildText('body') === url, `media ${url}`);
-      expect(message.attrs).toMatchObject({ from: `+15550001111@${DOMAIN}`, to: 'juliet@localhost', type: 'chat' });
+      expect(message.attrs).toMatchObject({
+        from: `+15550001111@${DOMAIN}`,
+        to: 'juliet@localhost',
+        type: 'chat',
+      });
       expect(message.getChild('x', 'jabber:x:oob')?.getChildText('url')).toBe(url);
     }
   });
@@ -849,7 +896,11 @@ describe('sms gateway: audit fixes to messages, keywords and metrics', () => {
 
   it('records a Twilio 21610 refusal as an opt-out and answers the sender forbidden', async () => {
     h.provider.scriptOutcomes(
-      new ProviderError('Twilio refused the message (HTTP 400, code 21610): unsubscribed recipient', false, '21610'),
+      new ProviderError(
+        'Twilio refused the message (HTTP 400, code 21610): unsubscribed recipient',
+        false,
+        '21610',
+      ),
     );
     await send('message', JULIET, chat(`+15550001111@${DOMAIN}`, 'optedout-tw', 'hello'));
     const error = await byId('optedout-tw');
@@ -877,7 +928,11 @@ describe('sms gateway: audit fixes to messages, keywords and metrics', () => {
     };
     async function latencyCount(): Promise<number> {
       const metric = await h.metrics.registry.getSingleMetric('sms_provider_send_seconds')!.get();
-      return metric.values.find((v) => (v as { metricName?: string }).metricName === 'sms_provider_send_seconds_count')?.value ?? 0;
+      return (
+        metric.values.find(
+          (v) => (v as { metricName?: string }).metricName === 'sms_provider_send_seconds_count',
+        )?.value ?? 0
+      );
     }
     await send('message', JULIET, chat(`+15550001111@${DOMAIN}`, 'metric-ok', 'fine'));
     await waitForSent('pm-1');

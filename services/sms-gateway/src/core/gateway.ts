@@ -114,9 +114,7 @@ export class SmsGateway {
       logger: options.logger,
       verification: { ...DEFAULT_VERIFICATION, ...options.verification },
       ...(options.allowedDomains === undefined ? {} : { allowedDomains: options.allowedDomains }),
-      ...(options.defaultCountryCode === undefined
-        ? {}
-        : { defaultCountryCode: options.defaultCountryCode }),
+      ...(options.defaultCountryCode === undefined ? {} : { defaultCountryCode: options.defaultCountryCode }),
     });
     this.commands = new RegistrationCommands({
       domain: this.domain,
@@ -426,15 +424,13 @@ export class SmsGateway {
   ): Element {
     const fields: FormField[] = [
       { var: 'phone', type: 'text-single', label: 'Phone number', required: true, value: phone },
-      ...account.map(
-        ([field, value]): FormField => ({
-          var: field,
-          type: field === 'password' ? 'text-private' : 'text-single',
-          label: field === 'password' ? 'Provider password or token' : 'Provider account',
-          required: true,
-          value,
-        }),
-      ),
+      ...account.map(([field, value]): FormField => ({
+        var: field,
+        type: field === 'password' ? 'text-private' : 'text-single',
+        label: field === 'password' ? 'Provider password or token' : 'Provider account',
+        required: true,
+        value,
+      })),
     ];
     if (this.registrar.verifies) {
       fields.push({
@@ -496,7 +492,10 @@ export class SmsGateway {
     if (!outcome.created) return [];
     const bare = outcome.registration.jid;
     // XEP-0100 §4.1.1: after registering, the gateway asks to share presence with the user.
-    return [xml('presence', { from: this.domain, to: bare, type: 'subscribe' }), this.available(this.domain, bare)];
+    return [
+      xml('presence', { from: this.domain, to: bare, type: 'subscribe' }),
+      this.available(this.domain, bare),
+    ];
   }
 
   private afterRemoved(bare: string): Element[] {

@@ -11,4 +11,9 @@ export {
 export { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 export { isE164, normalizeNumber } from './numbers.js';
 export { DEFAULT_KEYWORD_REPLIES, keywordOf, type Keyword, type KeywordReplies } from './keywords.js';
-export { StanzaError, errorReply, type StanzaErrorCondition, type StanzaErrorType } from '@switchboard/component';
+export {
+  StanzaError,
+  errorReply,
+  type StanzaErrorCondition,
+  type StanzaErrorType,
+} from '@switchboard/component';

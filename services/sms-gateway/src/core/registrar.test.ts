@@ -32,7 +32,9 @@ const condition = (promise: Promise<unknown>): Promise<string> =>
 describe('registrar', () => {
   it('refuses JIDs outside the allowed domains with not-allowed', async () => {
     const { registrar, jobs } = setup({ allowedDomains: ['Example.com'] });
-    expect(await condition(registrar.claim('eve@evil.example', { phone: '+15551234567' }))).toBe('not-allowed');
+    expect(await condition(registrar.claim('eve@evil.example', { phone: '+15551234567' }))).toBe(
+      'not-allowed',
+    );
     expect(jobs).toHaveLength(0);
     expect((await registrar.claim('juliet@example.com', { phone: '+15551234567' })).kind).toBe('code-sent');
   });

@@ -2,11 +2,7 @@ import { createHash, randomInt, randomUUID, timingSafeEqual } from 'node:crypto'
 import { StanzaError } from '@switchboard/component';
 import type { Logger } from '@switchboard/kit';
 import type { OutboundQueue } from '../queue/queue.js';
-import {
-  NumberTakenError,
-  type Registration,
-  type Registrations,
-} from '../registrations/registrations.js';
+import { NumberTakenError, type Registration, type Registrations } from '../registrations/registrations.js';
 import { normalizeNumber } from './numbers.js';
 
 /**
