@@ -33,9 +33,10 @@ export class RecentEncodings<T> {
     const value = this.#values.get(text);
     if (value !== undefined) {
       this.#values.delete(text);
-      // A fresh Map once the last entry is taken. Deleting from a long-lived Map left its entries
-      // reachable to the scavenger: at 10,000 msgs/s every envelope and delivery string was
-      // promoted (~940 KB per scavenge, 3-4 ms pauses); with a fresh Map 68 KB, ~1 ms (bench/RESULTS.md).
+      // A fresh Map once the last entry is taken. With one long-lived Map, taken (deleted) entries
+      // still survived young-generation GCs: at 10,000 msgs/s every envelope and delivery string
+      // was promoted (~940 KB per scavenge, 3-4 ms pauses); with a fresh Map 68 KB and ~1 ms
+      // (--trace-gc-nvp; bench/PROFILE.md).
       if (this.#values.size === 0) this.#values = new Map();
     }
     return value;

@@ -35,7 +35,7 @@ export type Handled = boolean | undefined | void;
  * A value, or a promise of it. Handlers, guards and hooks answer synchronously when what they need
  * is cached (the common case on the message hot path) and the core awaits only real promises: an
  * async function per stanza and step allocated promises and closures that made up a third of the
- * router's garbage at 10,000 msgs/s (bench/RESULTS.md, "Profile").
+ * router's garbage at 10,000 msgs/s (bench/PROFILE.md).
  */
 export type MaybePromise<T> = T | Promise<T>;
 
