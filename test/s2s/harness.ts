@@ -1,8 +1,7 @@
 // Building blocks of the s2s tests: a federating peer made of our own s2s service on the in-process
 // bus (what it receives lands in an Inbox), a TCP "black hole" that accepts and never answers, and
 // s2s processes (services/s2s/dist/main.js) whose JSON log lines can be awaited.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,9 +16,10 @@ import {
   type Envelope,
 } from '@switchboard/protocol';
 import { build as buildS2s, type S2s, type S2sConfig } from '../../services/s2s/src/app.js';
-import { Inbox } from '@switchboard/testkit';
 import { ROOT } from '../e2e/deployments.js';
+import { Inbox } from '@switchboard/testkit';
 import { quietLogger } from '../support/standalone.js';
+import { ServiceProcess, type LogLine } from '../support/service-process.js';
 
 const pexec = promisify(execFile);
 export const TLS_KEY = join(ROOT, 'test/fixtures/tls/server.key');
@@ -189,73 +189,12 @@ export function buildS2sService(): Promise<void> {
   return built;
 }
 
-export type LogLine = Record<string, unknown> & { msg?: string };
-
-const spawned = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of spawned) child.kill('SIGKILL');
-});
+export type { LogLine } from '../support/service-process.js';
 
 /** One `node services/s2s/dist/main.js` with a JSON config file of its own. */
-export class S2sProcess {
-  private readonly lines = new Inbox<LogLine>();
-  private readonly tail: string[] = [];
-  private child: ChildProcess | undefined;
-  private exited: Promise<void> = Promise.resolve();
-
-  private constructor(
-    readonly name: string,
-    private readonly dir: string,
-  ) {}
-
-  static async start(name: string, config: Record<string, unknown>): Promise<S2sProcess> {
-    const dir = await mkdtemp(join(tmpdir(), `s2s-${name}-`));
-    const file = join(dir, 'config.json');
-    await writeFile(file, JSON.stringify({ dataDir: dir, logLevel: 'debug', ...config }));
-    const proc = new S2sProcess(name, dir);
-    const env = Object.fromEntries(
-      Object.entries(process.env).filter(([k]) => !k.startsWith('SWITCHBOARD_')),
-    ) as Record<string, string>;
-    const child = spawn(process.execPath, [join(ROOT, 'services/s2s/dist/main.js')], {
-      cwd: dir,
-      env: { ...env, SWITCHBOARD_CONFIG: file },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    proc.child = child;
-    spawned.add(child);
-    proc.exited = new Promise((resolve) =>
-      child.once('exit', (code, signal) => {
-        spawned.delete(child);
-        proc.tail.push(`[exited: ${String(code ?? signal)}]`);
-        resolve();
-      }),
-    );
-    for (const stream of [child.stdout, child.stderr]) {
-      let partial = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk: string) => {
-        const parts = (partial + chunk).split('\n');
-        partial = parts.pop() ?? '';
-        for (const line of parts) proc.onLine(line);
-      });
-    }
-    await proc.waitFor((l) => l.msg === 's2s ready', 's2s ready', 30_000);
-    return proc;
-  }
-
-  private onLine(line: string): void {
-    if (line.trim() === '') return;
-    this.tail.push(line);
-    if (this.tail.length > 200) this.tail.shift();
-    try {
-      this.lines.push(JSON.parse(line) as LogLine);
-    } catch {
-      // not a log line
-    }
-  }
-
-  waitFor(test: (l: LogLine) => boolean, what: string, timeoutMs = 20_000): Promise<LogLine> {
-    return this.lines.waitFor(test, `${this.name}: ${what}\n${this.report()}`, timeoutMs);
+export class S2sProcess extends ServiceProcess {
+  static start(name: string, config: Record<string, unknown>): Promise<S2sProcess> {
+    return ServiceProcess.launch((dir) => new S2sProcess(name, dir), 's2s', config, ['s2s ready']);
   }
 
   /** The partitions it owns, as of its last ownership log line. */
@@ -267,23 +206,5 @@ export class S2sProcess {
       const last = [...this.lines.items].reverse().find((x) => owned(x) !== undefined);
       return last === l && test(owned(l)!);
     }, what);
-  }
-
-  report(): string {
-    return `--- ${this.name}:\n${this.tail.join('\n')}`;
-  }
-
-  /** SIGKILL: a crash, nothing is handed back. */
-  async kill(): Promise<void> {
-    this.child?.kill('SIGKILL');
-    await this.exited;
-    await rm(this.dir, { recursive: true, force: true });
-  }
-
-  /** SIGTERM: the ordered shutdown. */
-  async stop(): Promise<void> {
-    this.child?.kill('SIGTERM');
-    await this.exited;
-    await rm(this.dir, { recursive: true, force: true });
   }
 }
