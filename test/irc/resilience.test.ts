@@ -134,5 +134,7 @@ describe('IRC gateway resilience and TLS against ngircd', () => {
       (await juliet.inbox.next(isGroupchatFrom(`${room}/romeo`), 'after the reconnect')).getChildText('body'),
     ).toBe('you are back');
     await romeo.quit();
-  });
+    // Its own waits allow 20 s each (the gateway's jittered backoff on a loaded machine): the test as a
+    // whole gets more than one of them.
+  }, 60_000);
 });
