@@ -246,7 +246,8 @@ describe('s2s cluster: dialback across nodes', () => {
       x.waitForOwned((owned) => owned.length === 1, 'one partition on x'),
       y.waitForOwned((owned) => owned.length === 1, 'one partition on y'),
     ]);
-    const sender = (heldX['held'] as number[]).includes(p) ? x : y;
+    // The line is an ownership change ('held') or, when the node came up owning it, 's2s ready' ('owned').
+    const sender = ((heldX['held'] ?? heldX['owned']) as number[]).includes(p) ? x : y;
     const other = sender === x ? y : x;
     const otherPort = (await other.waitFor((l) => l.msg === 's2s ready', 'ready'))['starttls'] as number;
     // The remote's way to our domain leads to the node that did not open the stream.
