@@ -139,10 +139,10 @@ describe('s2s cluster: partition leases', () => {
         b.waitForOwned((owned) => owned.length === 2, 'two partitions on b'),
         c.waitForOwned((owned) => owned.length === 2, 'two partitions on c'),
       ]);
-      const split = [...(onB['held'] as number[]), ...(onC['held'] as number[])].sort();
+      const split = [...onB, ...onC].sort();
       expect(split).toEqual(ALL);
 
-      const owner = (onB['held'] as number[]).includes(P) ? b : c;
+      const owner = onB.includes(P) ? b : c;
       survivor = owner === b ? c : b;
       await owner.kill();
       await survivor.waitForOwned((owned) => owned.length === PARTITIONS, 'all partitions on the survivor');
@@ -246,8 +246,7 @@ describe('s2s cluster: dialback across nodes', () => {
       x.waitForOwned((owned) => owned.length === 1, 'one partition on x'),
       y.waitForOwned((owned) => owned.length === 1, 'one partition on y'),
     ]);
-    // The line is an ownership change ('held') or, when the node came up owning it, 's2s ready' ('owned').
-    const sender = ((heldX['held'] ?? heldX['owned']) as number[]).includes(p) ? x : y;
+    const sender = heldX.includes(p) ? x : y;
     const other = sender === x ? y : x;
     const otherPort = (await other.waitFor((l) => l.msg === 's2s ready', 'ready'))['starttls'] as number;
     // The remote's way to our domain leads to the node that did not open the stream.

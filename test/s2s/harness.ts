@@ -197,14 +197,15 @@ export class S2sProcess extends ServiceProcess {
     return ServiceProcess.launch((dir) => new S2sProcess(name, dir), 's2s', config, ['s2s ready']);
   }
 
-  /** The partitions it owns, as of its last ownership log line. */
-  waitForOwned(test: (owned: readonly number[]) => boolean, what: string): Promise<LogLine> {
+  /** The partitions it owns, as of its last ownership log line, once they pass `test`. */
+  async waitForOwned(test: (owned: readonly number[]) => boolean, what: string): Promise<readonly number[]> {
     const owned = (l: LogLine): number[] | undefined =>
       (l.msg === 's2s partition ownership changed' ? (l['held'] as number[]) : undefined) ??
       (l.msg === 's2s ready' ? (l['owned'] as number[]) : undefined);
-    return this.waitFor((l) => {
+    const line = await this.waitFor((l) => {
       const last = [...this.lines.items].reverse().find((x) => owned(x) !== undefined);
       return last === l && test(owned(l)!);
     }, what);
+    return owned(line)!;
   }
 }
