@@ -22,7 +22,7 @@ export type { User };
 
 export const DOMAIN = 'localhost';
 export const IRC_DOMAIN = 'irc.localhost';
-export { TLS_CERT, TLS_KEY } from '../support/paths.js';
+export { TLS_CERT, TLS_DH, TLS_KEY } from '../support/paths.js';
 export const NS_MUC = 'http://jabber.org/protocol/muc';
 export const NS_MUC_USER = 'http://jabber.org/protocol/muc#user';
 

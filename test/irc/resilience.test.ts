@@ -12,6 +12,7 @@ import { startNgircd, type Ngircd } from '../../services/irc-gateway/src/irc/tes
 import {
   IRC_DOMAIN,
   TLS_CERT,
+  TLS_DH,
   TLS_KEY,
   errorCondition,
   isGroupchatFrom,
@@ -47,7 +48,7 @@ describe('IRC gateway resilience and TLS against ngircd', () => {
 
   beforeAll(async () => {
     [ngircd, switchboard, dataDir] = await Promise.all([
-      startNgircd({ tls: { certFile: TLS_CERT, keyFile: TLS_KEY } }),
+      startNgircd({ tls: { certFile: TLS_CERT, keyFile: TLS_KEY, dhFile: TLS_DH } }),
       startSwitchboard(logs),
       mkdtemp(join(tmpdir(), 'irc-resilience-')),
     ]);
@@ -118,7 +119,7 @@ describe('IRC gateway resilience and TLS against ngircd', () => {
 
     const port = ngircd.port;
     await ngircd.stop();
-    ngircd = await startNgircd({ port, tls: { certFile: TLS_CERT, keyFile: TLS_KEY } });
+    ngircd = await startNgircd({ port, tls: { certFile: TLS_CERT, keyFile: TLS_KEY, dhFile: TLS_DH } });
     romeo = await IrcPeer.connect(ngircd.port, 'romeo');
     romeo.raw('JOIN #phoenix');
     await romeo.next('join', (e) => e.nick === 'juliet', 20_000);

@@ -10,7 +10,15 @@ export interface NgircdOptions {
   /** A fixed plain-text port (to restart a server where clients reconnect); a free one by default. */
   readonly port?: number;
   /** Also listen with TLS (ngircd's [SSL] section) on a free port with this certificate. */
-  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  readonly tls?: {
+    readonly certFile: string;
+    readonly keyFile: string;
+    /**
+     * DH parameters. Without them ngircd generates 2048-bit ones at every start: 20+ s of CPU on a
+     * busy machine, during which it accepts connections but answers none.
+     */
+    readonly dhFile?: string;
+  };
 }
 
 export interface Ngircd {
@@ -85,6 +93,7 @@ export async function startNgircd(options: NgircdOptions = {}): Promise<Ngircd> 
               '[SSL]',
               `CertFile = ${options.tls.certFile}`,
               `KeyFile = ${options.tls.keyFile}`,
+              ...(options.tls.dhFile === undefined ? [] : [`DHFile = ${options.tls.dhFile}`]),
               `Ports = ${tlsPort}`,
             ]),
         '',
