@@ -39,6 +39,11 @@ export type Handled = boolean | undefined | void;
  */
 export type MaybePromise<T> = T | Promise<T>;
 
+/** `f` of `value`: at once for a plain value, once it settles for a promise. */
+export function andThen<T, R>(value: MaybePromise<T>, f: (v: T) => MaybePromise<R>): MaybePromise<R> {
+  return value instanceof Promise ? value.then(f) : f(value);
+}
+
 export type StanzaHandler = (st: Stanza, pass: Pass) => MaybePromise<Handled>;
 
 /** A verdict before routing: let it through, drop it silently, or bounce it with an error. */
@@ -260,7 +265,8 @@ export class RouterCore {
   #processSafely(st: Stanza, pass: Pass): Promise<void> | undefined {
     try {
       const waiting = st.stage === 'out' ? this.#outbound(st, pass) : this.#inbound(st, pass);
-      return waiting?.catch((error: unknown) => this.#failed(st, pass, error));
+      if (!(waiting instanceof Promise)) return undefined;
+      return waiting.catch((error: unknown) => this.#failed(st, pass, error));
     } catch (error) {
       this.#failed(st, pass, error);
       return undefined;
@@ -288,53 +294,62 @@ export class RouterCore {
     return this.domains.has(domain) && bare !== domain;
   }
 
-  #outbound(st: Stanza, pass: Pass): Promise<void> | undefined {
+  #outbound(st: Stanza, pass: Pass): MaybePromise<void> {
     const kind = st.kind;
     if (kind === 'session-start' || kind === 'session-end' || kind === 'session-state') {
-      return settled(this.run(kind, st, pass));
+      return andThen(this.run(kind, st, pass), noop);
     }
     // Components and the server itself have no outbound state: straight to the recipient.
     if (!this.isLocalUser(st.from.bare, st.from.domain)) {
       this.routeIn(st, pass);
-      return undefined;
+      return;
     }
-    const guards = this.#guards.out;
+    const passed = this.#guard(this.#guards.out, st, pass);
+    if (passed instanceof Promise)
+      return passed.then((ok) => (ok ? this.#outboundPassed(st, pass) : undefined));
+    if (passed) return this.#outboundPassed(st, pass);
+  }
+
+  #outboundPassed(st: Stanza, pass: Pass): MaybePromise<void> {
+    if (st.kind !== 'presence') return this.routeIn(st, pass);
+    return andThen(this.run('presence-out', st, pass), (handled) => {
+      if (!handled) this.routeIn(st, pass);
+    });
+  }
+
+  /**
+   * Runs `guards` over `st`: true when every one lets it through; the first that refuses gets
+   * the stanza dropped or bounced here (false). A promise only when a guard returned one.
+   */
+  #guard(guards: readonly Guard[], st: Stanza, pass: Pass): MaybePromise<boolean> {
     for (let i = 0; i < guards.length; i++) {
       const verdict = guards[i]!(st, pass);
-      if (verdict instanceof Promise) return this.#outboundAfter(st, pass, i, verdict);
+      if (verdict instanceof Promise) return this.#guardAfter(guards, i, verdict, st, pass);
       if (verdict !== 'pass') return this.#refuse(st, verdict, pass);
     }
-    return this.#outboundPassed(st, pass);
+    return true;
   }
 
-  /** #outbound once guard `i` had to wait. */
-  async #outboundAfter(st: Stanza, pass: Pass, i: number, waiting: Promise<Verdict>): Promise<void> {
-    const guards = this.#guards.out;
-    for (let verdict = await waiting; ; verdict = await guards[i]!(st, pass)) {
-      if (verdict !== 'pass') return this.#refuse(st, verdict, pass);
-      if (++i === guards.length) break;
+  /** #guard once guard `i` had to wait. */
+  async #guardAfter(
+    guards: readonly Guard[],
+    i: number,
+    waiting: Promise<Verdict>,
+    st: Stanza,
+    pass: Pass,
+  ): Promise<boolean> {
+    let verdict = await waiting;
+    while (verdict === 'pass') {
+      if (++i === guards.length) return true;
+      verdict = await guards[i]!(st, pass);
     }
-    await this.#outboundPassed(st, pass);
-  }
-
-  #outboundPassed(st: Stanza, pass: Pass): Promise<void> | undefined {
-    if (st.kind === 'presence') {
-      const handled = this.run('presence-out', st, pass);
-      if (handled instanceof Promise) {
-        return handled.then((done) => {
-          if (!done) this.routeIn(st, pass);
-        });
-      }
-      if (handled) return undefined;
-    }
-    this.routeIn(st, pass);
-    return undefined;
+    return this.#refuse(st, verdict, pass);
   }
 
   /** A guard's verdict other than 'pass': drop the stanza, or bounce it with the error. */
-  #refuse(st: Stanza, verdict: 'drop' | StanzaError, pass: Pass): undefined {
+  #refuse(st: Stanza, verdict: 'drop' | StanzaError, pass: Pass): false {
     if (verdict !== 'drop') this.bounce(st, verdict, pass);
-    return undefined;
+    return false;
   }
 
   /**
@@ -374,39 +389,27 @@ export class RouterCore {
     }
   }
 
-  #inbound(st: Stanza, pass: Pass): Promise<void> | undefined {
+  #inbound(st: Stanza, pass: Pass): MaybePromise<void> {
     // A component or remote server may publish for inbound processing a stanza whose recipient is
     // not ours to process (another component, a remote domain): send it on rather than bounce it.
     if (!this.domains.has(st.to.domain)) {
       this.routeIn(st, pass);
-      return undefined;
+      return;
     }
     if (st.to.bare === st.to.domain) return this.#inboundHost(st, pass);
     const user = st.to.bare;
     const fromServer = st.from.bare === st.from.domain && this.domains.has(st.from.domain);
     if (st.from.bare !== user && !fromServer && !st.skipGuards) {
-      const guards = this.#guards.in;
-      for (let i = 0; i < guards.length; i++) {
-        const verdict = guards[i]!(st, pass);
-        if (verdict instanceof Promise) return this.#inboundAfter(st, pass, i, verdict);
-        if (verdict !== 'pass') return this.#refuse(st, verdict, pass);
-      }
+      const passed = this.#guard(this.#guards.in, st, pass);
+      if (passed instanceof Promise)
+        return passed.then((ok) => (ok ? this.#inboundPassed(st, pass) : undefined));
+      if (!passed) return;
     }
     return this.#inboundPassed(st, pass);
   }
 
-  /** #inbound once guard `i` had to wait. */
-  async #inboundAfter(st: Stanza, pass: Pass, i: number, waiting: Promise<Verdict>): Promise<void> {
-    const guards = this.#guards.in;
-    for (let verdict = await waiting; ; verdict = await guards[i]!(st, pass)) {
-      if (verdict !== 'pass') return this.#refuse(st, verdict, pass);
-      if (++i === guards.length) break;
-    }
-    await this.#inboundPassed(st, pass);
-  }
-
   /** Inbound for a local account once the guards let it through. */
-  #inboundPassed(st: Stanza, pass: Pass): Promise<void> | undefined {
+  #inboundPassed(st: Stanza, pass: Pass): MaybePromise<void> {
     // An account with a session here exists: no store read on the hot path.
     if ((this.sessions.peek(st.to.bare)?.length ?? 0) > 0) return this.#inboundTo(st, pass);
     return this.#inboundChecked(st, pass);
@@ -427,16 +430,16 @@ export class RouterCore {
   }
 
   /** Inbound for an existing local account, by kind. */
-  #inboundTo(st: Stanza, pass: Pass): Promise<void> | undefined {
+  #inboundTo(st: Stanza, pass: Pass): MaybePromise<void> {
     switch (st.kind) {
       case 'iq':
         return this.#inboundIq(st, pass);
       case 'message':
-        return settled(this.run('message-in', st, pass));
+        return andThen(this.run('message-in', st, pass), noop);
       case 'presence':
-        return settled(this.run('presence-in', st, pass));
+        return andThen(this.run('presence-in', st, pass), noop);
       default:
-        return undefined;
+        return;
     }
   }
 
@@ -635,11 +638,6 @@ function hostOf(core: RouterCore, to: string, cause: Stanza): string {
   const slash = to.indexOf('/');
   const domain = to.slice(at + 1, slash === -1 ? undefined : slash);
   return core.domains.has(domain) ? domain : cause.to.domain;
-}
-
-/** A promise that settles when `value` does, for callers that need no result; nothing when no wait. */
-function settled(value: MaybePromise<unknown>): Promise<void> | undefined {
-  return value instanceof Promise ? value.then(noop) : undefined;
 }
 
 function noop(): void {}

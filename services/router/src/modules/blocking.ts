@@ -2,7 +2,15 @@ import { BlocklistFullError } from '@switchboard/store';
 import { tryParseJid } from '@switchboard/jid';
 import { xml, type Element } from '@switchboard/xml';
 import { splitAddress } from '../address.js';
-import { ANSWERED, type Pass, type RouterCore, type RouterModule, type Verdict } from '../core.js';
+import {
+  ANSWERED,
+  andThen,
+  type MaybePromise,
+  type Pass,
+  type RouterCore,
+  type RouterModule,
+  type Verdict,
+} from '../core.js';
 import { sendPresenceTo, sendUnavailableTo } from '../presence-broadcast.js';
 import { shouldSendPresenceTo } from '../roster/index.js';
 import { StanzaError } from '../stanza-error.js';
@@ -44,7 +52,7 @@ export const blockingModule: RouterModule = {
     };
     core.isBlocked = async (user, jid) => matches(await listOf(user), jid);
     /** isBlocked without waiting when the user's list is cached (the hot path). */
-    const blocked = (user: string, jid: string): boolean | Promise<boolean> => {
+    const blocked = (user: string, jid: string): MaybePromise<boolean> => {
       const set = cache.get(user);
       return set === undefined ? core.isBlocked(user, jid) : matches(set, jid);
     };
@@ -64,10 +72,7 @@ export const blockingModule: RouterModule = {
     };
     core.guard('out', (st) => {
       if (st.toSelf) return 'pass';
-      const isBlocked = blocked(st.from.bare, st.env.to);
-      return isBlocked instanceof Promise
-        ? isBlocked.then((b) => outVerdict(st, b))
-        : outVerdict(st, isBlocked);
+      return andThen(blocked(st.from.bare, st.env.to), (b) => outVerdict(st, b));
     });
 
     // §3.4: what a blocked entity sends the user never arrives; IQ get/set and messages get service-unavailable.
@@ -76,10 +81,7 @@ export const blockingModule: RouterModule = {
       return st.kind === 'presence' ? 'drop' : new StanzaError('service-unavailable');
     };
     core.guard('in', (st) => {
-      const isBlocked = blocked(st.to.bare, st.env.from);
-      return isBlocked instanceof Promise
-        ? isBlocked.then((b) => inVerdict(st, b))
-        : inVerdict(st, isBlocked);
+      return andThen(blocked(st.to.bare, st.env.from), (b) => inVerdict(st, b));
     });
 
     core.iq('account', BLOCKING_NS, async (st, payload, pass) => {

@@ -1,5 +1,5 @@
 import { xml, type Element } from '@switchboard/xml';
-import { type IqHandler, type Pass, type RouterCore, type RouterModule } from '../core.js';
+import { andThen, type IqHandler, type Pass, type RouterCore, type RouterModule } from '../core.js';
 import type { SessionRecord } from '../sessions/registry.js';
 import { StanzaError } from '../stanza-error.js';
 import type { Stanza } from '../stanza.js';
@@ -132,10 +132,8 @@ export const carbonsModule: RouterModule = {
       if (st.type === 'error' || st.type === 'groupchat' || st.type === 'headline') return 'pass';
       // Nobody enabled carbons: nothing to look up.
       if (enabled.size === 0) return 'pass';
-      const sessions = core.sessions.peek(st.from.bare);
-      return sessions === undefined
-        ? core.sessions.list(st.from.bare).then((list) => copySent(st, list, pass))
-        : copySent(st, sessions, pass);
+      const sessions = core.sessions.peek(st.from.bare) ?? core.sessions.list(st.from.bare);
+      return andThen(sessions, (list) => copySent(st, list, pass));
     });
 
     // Entries of sessions that ended are dropped when the account's sessions are next listed here.

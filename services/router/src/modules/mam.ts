@@ -5,7 +5,7 @@ import {
   type ArchiveQuery,
 } from '@switchboard/store';
 import { escapeXml, parseElement, xml, type Element } from '@switchboard/xml';
-import type { MaybePromise, Pass, RouterCore, RouterModule } from '../core.js';
+import { andThen, type MaybePromise, type Pass, type RouterCore, type RouterModule } from '../core.js';
 import { StanzaError } from '../stanza-error.js';
 import { Stanza } from '../stanza.js';
 import { FORWARD_NS, HINTS_NS, forwardedCopy } from './carbons.js';
@@ -135,10 +135,8 @@ export const mamModule: RouterModule = {
     };
     /** Without waiting when the preferences are cached and decide it alone (the hot path). */
     const wanted = (user: string, contact: string): MaybePromise<boolean> => {
-      const prefs = prefsCache.get(user);
-      return prefs === undefined
-        ? prefsOf(user).then((p) => wantedBy(p, user, contact))
-        : wantedBy(prefs, user, contact);
+      const prefs = prefsCache.get(user) ?? prefsOf(user);
+      return andThen(prefs, (p) => wantedBy(p, user, contact));
     };
 
     /**
@@ -194,10 +192,7 @@ export const mamModule: RouterModule = {
         if (form === 'plain') {
           // Hot path: no stanza-id to strip, so the new one is written into the serialized
           // stanza without parsing it (ARCHITECTURE.md, "Performance budget").
-          const archived = wanted(st.to.bare, st.from.bare);
-          return archived instanceof Promise
-            ? archived.then((a) => stampPlain(st, pass, a))
-            : stampPlain(st, pass, archived);
+          return andThen(wanted(st.to.bare, st.from.bare), (a) => stampPlain(st, pass, a));
         }
         return stampParsed(st, pass);
       },
@@ -225,10 +220,7 @@ export const mamModule: RouterModule = {
     };
     core.guard('out', (st, pass) => {
       if (st.to.bare === st.from.bare || !archivable(st)) return 'pass';
-      const archived = wanted(st.from.bare, st.to.bare);
-      return archived instanceof Promise
-        ? archived.then((a) => appendSent(st, pass, a))
-        : appendSent(st, pass, archived);
+      return andThen(wanted(st.from.bare, st.to.bare), (a) => appendSent(st, pass, a));
     });
 
     core.iq('account', MAM_NS, async (st, payload, pass) => {

@@ -32,23 +32,26 @@ export function createRedisSessionRegistry(redis: Redis): SessionRegistry {
     return pending;
   }
 
+  /** The account's sessions as a list, kept until they change; from the cache only. */
+  const peek = (bare: string): readonly SessionRecord[] | undefined => {
+    let list = lists.get(bare);
+    if (list === undefined) {
+      const cached = cache.get(bare);
+      if (cached === undefined) return undefined;
+      lists.set(bare, (list = [...cached.values()]));
+    }
+    return list;
+  };
+
   return {
     async list(bare) {
-      const listed = lists.get(bare);
-      if (listed !== undefined) return listed;
+      const known = peek(bare);
+      if (known !== undefined) return known;
       const list = [...(await load(bare)).values()];
       lists.set(bare, list);
       return list;
     },
-    peek(bare) {
-      const listed = lists.get(bare);
-      if (listed !== undefined) return listed;
-      const cached = cache.get(bare);
-      if (cached === undefined) return undefined;
-      const list = [...cached.values()];
-      lists.set(bare, list);
-      return list;
-    },
+    peek,
     async get(bare, resource) {
       return (await load(bare)).get(resource) ?? null;
     },
