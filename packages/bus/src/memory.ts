@@ -164,16 +164,36 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
     return ids;
   };
 
-  const ack = (name: string, group: string, ids: readonly string[]): number => {
+  /** Removes `ids` from the group's pending entries; how many were pending. */
+  const unpend = (name: string, group: string, ids: readonly string[]): number => {
     check();
-    const stream = streams.get(name);
-    const pending = stream?.groups.get(group)?.pending;
-    if (stream === undefined || pending === undefined) return 0;
+    const pending = streams.get(name)?.groups.get(group)?.pending;
+    if (pending === undefined) return 0;
     let acked = 0;
     // Ids come back as this driver formatted them; only a hand-written id needs normalizing.
     for (const id of ids)
       if (pending.delete(id) || pending.delete(formatStreamId(parseStreamId(id)))) acked++;
-    if (trimOnAck && acked > 0) stream.trim();
+    return acked;
+  };
+
+  const ack = (name: string, group: string, ids: readonly string[]): number => {
+    const acked = unpend(name, group, ids);
+    if (trimOnAck && acked > 0) streams.get(name)?.trim();
+    return acked;
+  };
+
+  /** Acks a batch read by a consumer; with trimOnAck each stream it came from is trimmed once. */
+  const ackEntries = (group: string, entries: readonly { stream: string; id: string }[]): number => {
+    let acked = 0;
+    for (const entry of entries) acked += unpend(entry.stream, group, [entry.id]);
+    if (trimOnAck && acked > 0) {
+      let trimmed: string | undefined;
+      for (const { stream } of entries) {
+        if (stream === trimmed) continue;
+        trimmed = stream;
+        streams.get(stream)?.trim();
+      }
+    }
     return acked;
   };
 
@@ -252,7 +272,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
       },
       ack: (entries) =>
         attempt(() => {
-          for (const entry of entries) ack(entry.stream, group, [entry.id]);
+          ackEntries(group, entries);
         }),
       isGroupMissing: () => false,
       close: () => Promise.resolve(),
@@ -273,12 +293,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
       return loop;
     },
     ack: (stream, group, ids) => attempt(() => ack(stream, group, ids)),
-    ackEntries: (group, entries: readonly BusEntry[]) =>
-      attempt(() => {
-        let acked = 0;
-        for (const entry of entries) acked += ack(entry.stream, group, [entry.id]);
-        return acked;
-      }),
+    ackEntries: (group, entries: readonly BusEntry[]) => attempt(() => ackEntries(group, entries)),
     claimStale: (name, group, consumer, minIdleMs, count) =>
       attempt(() => {
         check();
