@@ -1,4 +1,4 @@
-export { Script } from './script.js';
+export { Script, type ScriptClient } from './script.js';
 export {
   acquireLease,
   heartbeat,

@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+
+/** The two commands a script needs; an ioredis `Redis` or `Cluster` has them. */
+export interface ScriptClient {
+  evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+}
 
 /**
  * A Lua script run with EVALSHA, falling back to EVAL once when the server
@@ -14,7 +19,11 @@ export class Script {
     this.#sha = createHash('sha1').update(source).digest('hex');
   }
 
-  async run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  async run(
+    redis: ScriptClient,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
     try {
       return await redis.evalsha(this.#sha, keys.length, ...keys, ...args);
     } catch (error) {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { Keys } from '@switchboard/protocol';
 import { compareUtf8 } from './addresses.js';
@@ -14,6 +13,7 @@ import type {
   PushRegistration,
   PushStore,
 } from './store.js';
+import { Script } from './redis-script.js';
 
 /**
  * Keys of one user's archive, PEP and push data; all carry the `{bare JID}`
@@ -142,26 +142,6 @@ redis.call('HSET', KEYS[2], ARGV[2], seq .. ' ' .. ARGV[3])
 trim(KEYS[2], keep)
 return 1
 `;
-
-class Script {
-  private readonly sha: string;
-  constructor(private readonly source: string) {
-    this.sha = createHash('sha1').update(source).digest('hex');
-  }
-
-  async run(
-    client: Redis | Cluster,
-    keys: readonly string[],
-    args: readonly (string | number)[],
-  ): Promise<unknown> {
-    try {
-      return await client.evalsha(this.sha, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return client.eval(this.source, keys.length, ...keys, ...args);
-    }
-  }
-}
 
 const scripts = {
   archiveAppend: new Script(ARCHIVE_APPEND),

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Redis, type Cluster } from 'ioredis';
 import { Keys } from '@switchboard/protocol';
 import { blockCandidates, compareUtf8, domainOf, utf8Bytes } from './addresses.js';
@@ -23,6 +23,7 @@ import {
   type Store,
   type StoreLimits,
 } from './store.js';
+import { Script } from './redis-script.js';
 
 export type RedisStoreOptions = StoreLimits &
   (
@@ -160,27 +161,6 @@ if redis.call('ZCARD', KEYS[1]) + fresh > tonumber(ARGV[1]) then return 0 end
 for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 0, ARGV[i]) end
 return 1
 `;
-
-/** A Lua script run by EVALSHA, loaded with EVAL on first use or after a server restart. */
-class Script {
-  private readonly sha: string;
-  constructor(private readonly source: string) {
-    this.sha = createHash('sha1').update(source).digest('hex');
-  }
-
-  async run(
-    client: Redis | Cluster,
-    keys: readonly string[],
-    args: readonly (string | number)[],
-  ): Promise<unknown> {
-    try {
-      return await client.evalsha(this.sha, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return client.eval(this.source, keys.length, ...keys, ...args);
-    }
-  }
-}
 
 const scripts = {
   rosterCas: new Script(ROSTER_CAS),

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { Script, type ScriptClient } from '@switchboard/lease';
 import { Keys } from '@switchboard/protocol';
 import {
   GONE_TTL_MS,
@@ -9,29 +9,7 @@ import {
 } from './store.js';
 
 /** The commands the store needs; an ioredis `Redis` satisfies it. */
-export interface ResumptionRedis {
-  evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
-  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
-}
-
-class Script {
-  readonly sha: string;
-  constructor(readonly source: string) {
-    this.sha = createHash('sha1').update(source).digest('hex');
-  }
-  async run(
-    redis: ResumptionRedis,
-    keys: readonly string[],
-    args: readonly (string | number)[],
-  ): Promise<unknown> {
-    try {
-      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return redis.eval(this.source, keys.length, ...keys, ...args);
-    }
-  }
-}
+export type ResumptionRedis = ScriptClient;
 
 // KEYS: state hash, unacked list, tombstone. Every script keeps all three on one slot ({sessionId}).
 const CREATE = new Script(`redis.call('DEL', KEYS[2], KEYS[3])
