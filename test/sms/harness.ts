@@ -2,7 +2,8 @@
 // Prosody), the gateway's real transports, queue and registrations, and a real provider peer.
 import { xml } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
-import type { FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from '@switchboard/kit';
 import { build as buildGateway, type SmsGatewayApp } from '../../services/sms-gateway/src/app.js';
 import type { SmsProvider } from '../../services/sms-gateway/src/providers/provider.js';
@@ -14,9 +15,12 @@ import { openSqliteRoomMemberships } from '../../services/sms-gateway/src/rooms/
 import { openSqliteRegistrations } from '../../services/sms-gateway/src/registrations/sqlite.js';
 import type { Transport } from '../../services/sms-gateway/src/transports/index.js';
 import type { TestSmsc } from '../../services/sms-gateway/src/providers/test/smsc.js';
-import type { FakeTwilio } from '../../services/sms-gateway/src/providers/test/fake-twilio.js';
+import { FakeTwilio } from '../../services/sms-gateway/src/providers/test/fake-twilio.js';
+import { createTwilioProvider } from '../../services/sms-gateway/src/providers/twilio.js';
+import { componentTransport } from '../../services/sms-gateway/src/transports/index.js';
 import {
   login as supportLogin,
+  quietLogger,
   startStandalone,
   type TestStandalone,
   type User,
@@ -280,3 +284,62 @@ export const isErrorFor =
   (id: string) =>
   (s: Element): boolean =>
     s.is('message') && s.attrs['type'] === 'error' && s.attrs['id'] === id;
+
+export interface TwilioGateway {
+  readonly twilio: FakeTwilio;
+  readonly gateway: Gateway;
+  stop(): Promise<void>;
+}
+
+/**
+ * The local fake of a Twilio account (`account`, `token`) and the gateway on it, attached as a
+ * XEP-0114 component to `switchboard`, with its webhooks served on a free local port.
+ */
+export async function startTwilioGateway(
+  switchboard: Switchboard,
+  logs: string[],
+  options: {
+    readonly name: string;
+    readonly account: string;
+    readonly token: string;
+    readonly publicUrl: string;
+    readonly timeoutMs: number;
+  },
+): Promise<TwilioGateway> {
+  const twilio = await FakeTwilio.start({ [options.account]: options.token }, options.publicUrl);
+  const logger = quietLogger(options.name, logs);
+  const transport = componentTransport({
+    service: `xmpp://127.0.0.1:${switchboard.componentPort}`,
+    domain: SMS_DOMAIN,
+    secret: COMPONENT_SECRET,
+    logger,
+  });
+  const http = fastify();
+  const gateway = await startGateway({
+    transport,
+    provider: createTwilioProvider({
+      baseUrl: twilio.baseUrl,
+      accountSid: options.account,
+      authToken: options.token,
+      publicUrl: options.publicUrl,
+      webhookPath: '/twilio/sms',
+      statusPath: '/twilio/status',
+      timeoutMs: options.timeoutMs,
+      maxSegments: 3,
+    }),
+    http,
+    logger,
+  });
+  await transport.online();
+  await http.listen({ port: 0, host: '127.0.0.1' });
+  twilio.localUrl = `http://127.0.0.1:${(http.server.address() as AddressInfo).port}`;
+  return {
+    twilio,
+    gateway,
+    async stop() {
+      await gateway.stop();
+      await http.close();
+      await twilio.close();
+    },
+  };
+}

@@ -1,25 +1,20 @@
 // Issue #6, "provider timeouts (retried)" end to end: the Twilio-compatible API takes the message
 // but answers after the gateway's timeout; the queue retries once with the same
 // I-Twilio-Idempotency-Token, and the API (honouring it) hands back the first message: one SMS.
-import type { AddressInfo } from 'node:net';
-import fastify from 'fastify';
 import { xml } from '@xmpp/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FakeTwilio } from '../../services/sms-gateway/src/providers/test/fake-twilio.js';
-import { createTwilioProvider } from '../../services/sms-gateway/src/providers/twilio.js';
-import { componentTransport } from '../../services/sms-gateway/src/transports/index.js';
+import type { FakeTwilio } from '../../services/sms-gateway/src/providers/test/fake-twilio.js';
 import {
-  COMPONENT_SECRET,
   NS_RECEIPTS,
   SMS_DOMAIN,
   chat,
   isErrorFor,
   login,
-  quietLogger,
-  startGateway,
   startSwitchboard,
+  startTwilioGateway,
   type Gateway,
   type Switchboard,
+  type TwilioGateway,
   type User,
 } from './harness.js';
 
@@ -37,38 +32,20 @@ describe('SMS gateway with a Twilio-compatible API that answers after the timeou
   let twilio: FakeTwilio;
   let gateway: Gateway;
   let juliet: User;
-  const http = fastify();
+  let twilioGateway: TwilioGateway;
 
   beforeAll(async () => {
     switchboard = await startSwitchboard(logs);
-    twilio = await FakeTwilio.start({ [ACCOUNT]: TOKEN }, PUBLIC_URL);
+    twilioGateway = await startTwilioGateway(switchboard, logs, {
+      name: 'sms-timeout-gateway',
+      account: ACCOUNT,
+      token: TOKEN,
+      publicUrl: PUBLIC_URL,
+      timeoutMs: TIMEOUT_MS,
+    });
+    ({ twilio, gateway } = twilioGateway);
     // Stands in for an API that honours the token (see FakeTwilio.honourIdempotencyToken).
     twilio.honourIdempotencyToken = true;
-    const logger = quietLogger('sms-timeout-gateway', logs);
-    const transport = componentTransport({
-      service: `xmpp://127.0.0.1:${switchboard.componentPort}`,
-      domain: SMS_DOMAIN,
-      secret: COMPONENT_SECRET,
-      logger,
-    });
-    gateway = await startGateway({
-      transport,
-      provider: createTwilioProvider({
-        baseUrl: twilio.baseUrl,
-        accountSid: ACCOUNT,
-        authToken: TOKEN,
-        publicUrl: PUBLIC_URL,
-        webhookPath: '/twilio/sms',
-        statusPath: '/twilio/status',
-        timeoutMs: TIMEOUT_MS,
-        maxSegments: 3,
-      }),
-      http,
-      logger,
-    });
-    await transport.online();
-    await http.listen({ port: 0, host: '127.0.0.1' });
-    twilio.localUrl = `http://127.0.0.1:${(http.server.address() as AddressInfo).port}`;
     await switchboard.createAccount('juliet', 'juliet-pass');
     juliet = await login(switchboard.tcpPort, 'juliet', 'juliet-pass');
     // Registration is not under test here: stored directly, as a completed XEP-0077 registration is.
@@ -77,9 +54,7 @@ describe('SMS gateway with a Twilio-compatible API that answers after the timeou
 
   afterAll(async () => {
     await juliet?.stop();
-    await gateway?.stop();
-    await http.close();
-    await twilio?.close();
+    await twilioGateway?.stop();
     await switchboard?.stop();
   });
 

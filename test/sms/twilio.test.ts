@@ -1,15 +1,10 @@
 // Issue #6 end to end over a Twilio-compatible HTTP API: @xmpp/client users of embedded
 // Switchboard, the SMS gateway attached as a XEP-0114 component to the edge's component listener,
 // and the local fake of Twilio's Messages API and webhooks.
-import type { AddressInfo } from 'node:net';
-import fastify from 'fastify';
 import { xml } from '@xmpp/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTwilioProvider } from '../../services/sms-gateway/src/providers/twilio.js';
-import { FakeTwilio } from '../../services/sms-gateway/src/providers/test/fake-twilio.js';
-import { componentTransport } from '../../services/sms-gateway/src/transports/index.js';
+import type { FakeTwilio } from '../../services/sms-gateway/src/providers/test/fake-twilio.js';
 import {
-  COMPONENT_SECRET,
   NS_RECEIPTS,
   SMS_DOMAIN,
   chat,
@@ -17,13 +12,13 @@ import {
   isChatFrom,
   isErrorFor,
   login,
-  quietLogger,
   registerVerified,
   twilioCodes,
-  startGateway,
   startSwitchboard,
+  startTwilioGateway,
   type Gateway,
   type Switchboard,
+  type TwilioGateway,
   type User,
 } from './harness.js';
 
@@ -58,36 +53,18 @@ describe('SMS gateway as a XEP-0114 component of embedded Switchboard, with a Tw
   let twilio: FakeTwilio;
   let gateway: Gateway;
   let juliet: User;
-  const http = fastify();
+  let twilioGateway: TwilioGateway;
 
   beforeAll(async () => {
     switchboard = await startSwitchboard(logs);
-    twilio = await FakeTwilio.start({ [ACCOUNT]: TOKEN }, PUBLIC_URL);
-    const logger = quietLogger('sms-e2e-gateway', logs);
-    const transport = componentTransport({
-      service: `xmpp://127.0.0.1:${switchboard.componentPort}`,
-      domain: SMS_DOMAIN,
-      secret: COMPONENT_SECRET,
-      logger,
+    twilioGateway = await startTwilioGateway(switchboard, logs, {
+      name: 'sms-e2e-gateway',
+      account: ACCOUNT,
+      token: TOKEN,
+      publicUrl: PUBLIC_URL,
+      timeoutMs: 2000,
     });
-    gateway = await startGateway({
-      transport,
-      provider: createTwilioProvider({
-        baseUrl: twilio.baseUrl,
-        accountSid: ACCOUNT,
-        authToken: TOKEN,
-        publicUrl: PUBLIC_URL,
-        webhookPath: '/twilio/sms',
-        statusPath: '/twilio/status',
-        timeoutMs: 2000,
-        maxSegments: 3,
-      }),
-      http,
-      logger,
-    });
-    await transport.online();
-    await http.listen({ port: 0, host: '127.0.0.1' });
-    twilio.localUrl = `http://127.0.0.1:${(http.server.address() as AddressInfo).port}`;
+    ({ twilio, gateway } = twilioGateway);
     await switchboard.createAccount('juliet', 'juliet-pass');
     juliet = await login(switchboard.tcpPort, 'juliet', 'juliet-pass');
     expect((await registerVerified(juliet, JULIET_NUMBER, twilioCodes(twilio))).attrs['type']).toBe('result');
@@ -95,9 +72,7 @@ describe('SMS gateway as a XEP-0114 component of embedded Switchboard, with a Tw
 
   afterAll(async () => {
     await juliet?.stop();
-    await gateway?.stop();
-    await http.close();
-    await twilio?.close();
+    await twilioGateway?.stop();
     await switchboard?.stop();
   });
 
