@@ -41,7 +41,8 @@ describe('cluster: a router dies mid-stream', () => {
     const used = new Set<number>();
     let n = 0;
     const pick = (prefix: string, doomedSide: boolean): string => {
-      for (;;) {
+      // Bounded: a synchronous loop that never ends would hang the test worker past any timeout.
+      while (n < 100_000) {
         const user = `${prefix}${++n}`;
         const p = partitionOf(`${user}@${c.domain}`, c.partitions);
         if (onDoomed(user) === doomedSide && !used.has(p)) {
@@ -49,6 +50,9 @@ describe('cluster: a router dies mid-stream', () => {
           return user;
         }
       }
+      throw new Error(
+        `no free partition ${doomedSide ? 'on' : 'off'} router 1 (it holds ${[...doomed].join(',')})`,
+      );
     };
     for (const [s, r] of wanted) pairs.push({ sender: pick('sender', s), recipient: pick('recipient', r) });
     for (const { sender, recipient } of pairs) {

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { client, xml, type Client } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
 import { createLogger } from '@switchboard/kit';
+import { assignPartitions } from '@switchboard/lease';
 import { DEFAULT_PARTITIONS } from '@switchboard/protocol';
 import { build, type Standalone } from '@switchboard/standalone';
 import { createRedisStore, deriveCredentials, type Store } from '@switchboard/store';
@@ -384,16 +385,18 @@ export async function cluster(options: ClusterOptions = {}): Promise<ClusterDepl
   const settled = async (timeoutMs = 15_000): Promise<void> => {
     const deadline = Date.now() + timeoutMs;
     const live = routers.filter((r) => r.alive);
+    // Routers that start together first grab whatever is free (each may see itself alone), then
+    // converge on the assignment over all of them: settled means exactly that assignment, not
+    // any disjoint cover, or a test would see a transient split such as 61/3.
+    const target = assignPartitions(
+      live.map((r) => r.name),
+      DEFAULT_PARTITIONS,
+    );
+    const wanted = (r: ServiceProcess): string =>
+      JSON.stringify([...(target.get(r.name) ?? [])].sort(byNumber));
     for (;;) {
       const held = live.map((r, i) => partitionsHeld(r, i));
-      const union = new Set(held.flat());
-      const total = held.reduce((n, h) => n + h.length, 0);
-      if (
-        held.every((h) => h.length > 0) &&
-        union.size === DEFAULT_PARTITIONS &&
-        total === DEFAULT_PARTITIONS
-      )
-        return;
+      if (live.every((r, i) => JSON.stringify([...held[i]!].sort(byNumber)) === wanted(r))) return;
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
         throw new Error(
@@ -497,6 +500,8 @@ export async function cluster(options: ClusterOptions = {}): Promise<ClusterDepl
 function isOwnership(line: LogLine): boolean {
   return line.msg === 'partition ownership changed' || line.msg === 'router started';
 }
+
+const byNumber = (a: number, b: number): number => a - b;
 
 function partitionsHeld(router: ServiceProcess, _i: number): number[] {
   const last = router.all(isOwnership).at(-1);

@@ -176,13 +176,19 @@ export function build(input: EdgeConfigInput, deps: EdgeDeps): Edge {
 
   const corked = new Set<ClientStream>();
   const handleDeliveries = (entries: readonly { payload: string }[]): Promise<void> => {
+    let stored: Promise<void>[] | undefined;
     try {
       deliverAll(entries);
     } finally {
-      for (const stream of corked) stream.uncork();
+      for (const stream of corked) {
+        stream.uncork();
+        // XEP-0198 sessions: acked once the resumption store holds what was written (or queued).
+        const write = stream.stored();
+        if (write !== undefined) (stored ??= []).push(write);
+      }
       corked.clear();
     }
-    return Promise.resolve();
+    return stored === undefined ? Promise.resolve() : Promise.all(stored).then(() => undefined);
   };
 
   const deliverAll = (entries: readonly { payload: string }[]): void => {

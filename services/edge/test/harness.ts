@@ -13,6 +13,7 @@ import { NS, StreamParser, type Element } from '@switchboard/xml';
 import { Inbox } from '@switchboard/testkit';
 import { build, type Edge, type EdgeConfigInput, type ListeningPorts } from '../src/app.js';
 import { deriveCredentials } from '../src/sasl/index.js';
+import type { ResumptionStore } from '../src/sm/store.js';
 
 const fixtures = new URL('../../../test/fixtures/tls/', import.meta.url);
 export const TEST_TLS = {
@@ -63,7 +64,11 @@ export interface TestEdge {
   stop(): Promise<void>;
 }
 
-export async function startEdge(overrides: EdgeConfigInput = {}, metrics?: Metrics): Promise<TestEdge> {
+export async function startEdge(
+  overrides: EdgeConfigInput = {},
+  metrics?: Metrics,
+  resumption?: ResumptionStore,
+): Promise<TestEdge> {
   const dir = await mkdtemp(join(tmpdir(), 'edge-test-'));
   const bus = createMemoryBus();
   const store = openEmbeddedStore({ path: join(dir, 'store.db') });
@@ -82,7 +87,14 @@ export async function startEdge(overrides: EdgeConfigInput = {}, metrics?: Metri
       registration: { perIpPerHour: 1000 },
       ...overrides,
     },
-    { bus, store, logger, tls: TEST_TLS, ...(metrics === undefined ? {} : { metrics }) },
+    {
+      bus,
+      store,
+      logger,
+      tls: TEST_TLS,
+      ...(metrics === undefined ? {} : { metrics }),
+      ...(resumption === undefined ? {} : { resumption }),
+    },
   );
   const ports = await edge.listen();
   const routes = new RouteTap(bus);

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Envelope } from '@switchboard/protocol';
+import { Groups, Streams, type Envelope } from '@switchboard/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newlyAcked, parseH, wireCount } from '../src/sm/counter.js';
+import { createMemoryResumptionStore, type ResumptionStore } from '../src/sm/store.js';
 import type { Element } from '@switchboard/xml';
 import { RawClient, startEdge, type TestEdge } from './harness.js';
 
@@ -257,6 +258,67 @@ describe('XEP-0198 stream management', () => {
     await client.next((el) => el.is('message'), 'message');
     client.send('</stream:stream>');
     await t.routes.waitFor((e) => e.stage === 'in' && e.id === m.id, 're-routed message');
+  });
+});
+
+describe('XEP-0198 and the delivery stream', () => {
+  it('acks a delivery only once the resumption store holds it, so a crash of the edge in between loses nothing', async () => {
+    // The real in-process store, with its writes held back until the test lets them through.
+    const inner = createMemoryResumptionStore();
+    let open: () => void = () => undefined;
+    let gate: Promise<void> = Promise.resolve();
+    let pushed: () => void = () => undefined;
+    const pushing = new Promise<void>((resolve) => (pushed = resolve));
+    const held: ResumptionStore = {
+      create: (init, ttl) => inner.create(init, ttl),
+      take: (...args) => inner.take(...args),
+      update: (...args) => inner.update(...args),
+      end: (...args) => inner.end(...args),
+      push: async (...args) => {
+        pushed();
+        await gate;
+        return inner.push(...args);
+      },
+    };
+    const g = await startEdge({ streamManagement: { maxResumeSeconds: 2 } }, undefined, held);
+    try {
+      await g.createAccount('crashy', 'secret');
+      const client = await RawClient.tls(g.ports.tlsPort);
+      client.closed.catch(() => undefined);
+      const jid = await client.login('crashy', 'secret', 'phone');
+      const session = await g.routes.waitFor(
+        (e) => e.kind === 'session-start' && e.from === jid,
+        'session-start',
+      );
+      await enable(client);
+      gate = new Promise<void>((resolve) => (open = resolve));
+
+      const m = message(jid, 'kept until stored');
+      await g.deliver({
+        v: 1,
+        kind: 'stanza',
+        id: m.id,
+        sessionId: session.sessionId,
+        to: jid,
+        xml: m.xml,
+        ts: Date.now(),
+      });
+      await client.next((el) => el.is('message') && el.attrs['id'] === m.id, 'the message');
+      await pushing;
+      const stream = Streams.deliver(g.edge.edgeId);
+      // Written to the socket but not yet in the store: still pending on the bus, so another
+      // edge or the janitor would get it if this edge died now.
+      expect((await g.bus.pending(stream, Groups.edge)).count).toBe(1);
+      open();
+      const deadline = Date.now() + 5000;
+      while ((await g.bus.pending(stream, Groups.edge)).count !== 0) {
+        if (Date.now() > deadline) throw new Error('the delivery was never acked');
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      open();
+      await g.stop();
+    }
   });
 });
 

@@ -1289,6 +1289,17 @@ export class ClientStream implements StreamSink {
     queueMicrotask(() => this.flushPushes());
   }
 
+  /**
+   * Writes the stanzas counted since the last write to the resumption store now; resolves once
+   * the store holds them, so the bus acks a delivery only when a crash of this edge can no longer
+   * lose it (the janitor re-routes what the store holds). Undefined without stream management.
+   */
+  stored(): Promise<void> | undefined {
+    if (this.sm === null) return undefined;
+    this.flushPushes();
+    return this.storeOps;
+  }
+
   private flushPushes(): void {
     this.pushScheduled = false;
     const batch = this.pushes;
