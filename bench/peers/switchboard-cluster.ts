@@ -183,8 +183,10 @@ export async function startSwitchboardCluster(
 
   // BENCH_CPU_PROF=<dir>: a V8 CPU profile of every Node process of the cluster.
   const profile = process.env.BENCH_CPU_PROF;
+  // BENCH_NODE_ARGS: extra Node flags for every Node process of the cluster (as for the embedded peer).
+  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
   const node = (main: string): string[] =>
-    profile === undefined ? [main] : ['--cpu-prof', `--cpu-prof-dir=${profile}`, main];
+    profile === undefined ? [...extra, main] : [...extra, '--cpu-prof', `--cpu-prof-dir=${profile}`, main];
   const env = (configFile: string): NodeJS.ProcessEnv => ({
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: dir,
