@@ -41,6 +41,26 @@ export function createRedisRegistrations(options: RedisRegistrationsOptions): Re
   const verificationKey = (jid: string): string => `${prefix}:user:{${jid}}:verification`;
   const codeSendsKey = (jid: string): string => `${prefix}:user:{${jid}}:code-sends`;
   const helpKey = (contact: string): string => `${prefix}:number:{${contact}}:help`;
+  /** Every registered JID: listing reads this set, not a SCAN of one node's keyspace. */
+  const indexKey = `${prefix}:registered`;
+  /** Set once the index holds what older versions wrote without it. */
+  const indexedKey = `${prefix}:registered:backfilled`;
+
+  /**
+   * Registrations written before the index existed: found once with SCAN (of the node this
+   * connection reaches), then indexed.
+   */
+  async function backfillIndex(): Promise<void> {
+    let cursor = '0';
+    const pattern = `${prefix}:user:{*}:registration`;
+    const head = `${prefix}:user:{`;
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+      cursor = next;
+      const jids = keys.map((k) => k.slice(head.length, k.length - '}:registration'.length));
+      if (jids.length > 0) await redis.sadd(indexKey, ...jids);
+    } while (cursor !== '0');
+  }
 
   async function get(jid: string): Promise<Registration | null> {
     const raw = await redis.get(userKey(jid));
@@ -50,14 +70,21 @@ export function createRedisRegistrations(options: RedisRegistrationsOptions): Re
   return {
     get,
     async list() {
-      // SCAN, not KEYS: the server keeps answering others meanwhile (on a cluster, run it per node).
+      if ((await redis.exists(indexedKey)) === 0) {
+        await backfillIndex();
+        await redis.set(indexedKey, '1');
+      }
+      // SSCAN in pages, and one GET per user key (each on its own slot, so this runs on a cluster).
       const registrations: Registration[] = [];
       let cursor = '0';
       do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:user:*:registration`, 'COUNT', 500);
+        const [next, jids] = await redis.sscan(indexKey, cursor, 'COUNT', 500);
         cursor = next;
-        const values = keys.length === 0 ? [] : await redis.mget(...keys);
-        for (const raw of values) if (raw !== null) registrations.push(JSON.parse(raw) as Registration);
+        const found = await Promise.all(jids.map(get));
+        const gone = jids.filter((_, i) => found[i] === null);
+        // A JID indexed by a put that crashed before its registration was written, or removed since.
+        if (gone.length > 0) await redis.srem(indexKey, ...gone);
+        for (const registration of found) if (registration !== null) registrations.push(registration);
       } while (cursor !== '0');
       return registrations;
     },
@@ -79,6 +106,8 @@ export function createRedisRegistrations(options: RedisRegistrationsOptions): Re
         }
       }
       const previous = await get(registration.jid);
+      // Indexed first: a crash between the two writes leaves an index entry that list() drops.
+      await redis.sadd(indexKey, registration.jid);
       await redis.set(userKey(registration.jid), JSON.stringify(registration));
       if (previous !== null && previous.number !== registration.number) await releaseNumber(previous);
     },
@@ -86,6 +115,7 @@ export function createRedisRegistrations(options: RedisRegistrationsOptions): Re
       const previous = await get(jid);
       if (previous === null) return false;
       await redis.del(userKey(jid));
+      await redis.srem(indexKey, jid);
       await releaseNumber(previous);
       return true;
     },
