@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Groups, Streams, type Envelope } from '@switchboard/protocol';
+import { Groups, Streams, type Delivery, type Envelope } from '@switchboard/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newlyAcked, parseH, wireCount } from '../src/sm/counter.js';
 import { createMemoryResumptionStore, type ResumptionStore } from '../src/sm/store.js';
@@ -19,16 +19,19 @@ afterAll(async () => {
   await t.stop();
 });
 
-async function login(resource = 'phone'): Promise<{ client: RawClient; jid: string; user: string }> {
+async function login(
+  resource = 'phone',
+  edge: TestEdge = t,
+): Promise<{ client: RawClient; jid: string; user: string }> {
   const user = `sm${++n}`;
-  await t.createAccount(user, 'secret');
-  const client = await connect();
+  await edge.createAccount(user, 'secret');
+  const client = await connect(edge);
   const jid = await client.login(user, 'secret', resource);
   return { client, jid, user };
 }
 
-async function connect(): Promise<RawClient> {
-  const client = await RawClient.tls(t.ports.tlsPort);
+async function connect(edge: TestEdge = t): Promise<RawClient> {
+  const client = await RawClient.tls(edge.ports.tlsPort);
   // A reset after a stream error is expected.
   client.closed.catch(() => undefined);
   return client;
@@ -52,8 +55,21 @@ async function handled(client: RawClient): Promise<void> {
 }
 
 /** The session id the edge published session-start with for `jid`. */
-async function sessionOf(jid: string): Promise<Envelope> {
-  return t.routes.waitFor((e) => e.kind === 'session-start' && e.from === jid, `session-start of ${jid}`);
+async function sessionOf(jid: string, edge: TestEdge = t): Promise<Envelope> {
+  return edge.routes.waitFor((e) => e.kind === 'session-start' && e.from === jid, `session-start of ${jid}`);
+}
+
+/** A stanza delivery to `jid`'s session, as the router writes it. */
+function delivery(session: Envelope, jid: string, m: { id: string; xml: string }): Delivery {
+  return {
+    v: 1,
+    kind: 'stanza',
+    id: m.id,
+    sessionId: session.sessionId,
+    to: jid,
+    xml: m.xml,
+    ts: Date.now(),
+  };
 }
 
 function message(to: string, body: string, id: string = randomUUID()): { id: string; xml: string } {
@@ -282,27 +298,13 @@ describe('XEP-0198 and the delivery stream', () => {
     };
     const g = await startEdge({ streamManagement: { maxResumeSeconds: 2 } }, undefined, held);
     try {
-      await g.createAccount('crashy', 'secret');
-      const client = await RawClient.tls(g.ports.tlsPort);
-      client.closed.catch(() => undefined);
-      const jid = await client.login('crashy', 'secret', 'phone');
-      const session = await g.routes.waitFor(
-        (e) => e.kind === 'session-start' && e.from === jid,
-        'session-start',
-      );
+      const { client, jid } = await login('phone', g);
+      const session = await sessionOf(jid, g);
       await enable(client);
       gate = new Promise<void>((resolve) => (open = resolve));
 
       const m = message(jid, 'kept until stored');
-      await g.deliver({
-        v: 1,
-        kind: 'stanza',
-        id: m.id,
-        sessionId: session.sessionId,
-        to: jid,
-        xml: m.xml,
-        ts: Date.now(),
-      });
+      await g.deliver(delivery(session, jid, m));
       await client.next((el) => el.is('message') && el.attrs['id'] === m.id, 'the message');
       await pushing;
       const stream = Streams.deliver(g.edge.edgeId);
@@ -388,26 +390,11 @@ describe('XEP-0198 and a draining edge', () => {
   it('keeps resumable sessions until the drain is over, then re-routes what they did not acknowledge', async () => {
     const draining = await startEdge({ limits: { drainTimeoutSeconds: 1 } });
     try {
-      await draining.createAccount('drained', 'secret');
-      const client = await RawClient.tls(draining.ports.tlsPort);
-      client.closed.catch(() => undefined);
-      const jid = await client.login('drained', 'secret', 'phone');
-      const start = await draining.routes.waitFor(
-        (e) => e.kind === 'session-start' && e.from === jid,
-        'start',
-      );
-      client.send(`<enable xmlns='${SM}' resume='true'/>`);
-      await client.next((el) => el.is('enabled', SM), 'enabled');
+      const { client, jid } = await login('phone', draining);
+      const start = await sessionOf(jid, draining);
+      await enable(client);
       const m = message(jid, 'not acked before the drain');
-      await draining.deliver({
-        v: 1,
-        kind: 'stanza',
-        id: m.id,
-        sessionId: start.sessionId,
-        to: jid,
-        xml: m.xml,
-        ts: Date.now(),
-      });
+      await draining.deliver(delivery(start, jid, m));
       await client.next((el) => el.is('message'), 'message');
       const drained = draining.edge.drain();
       expect((await client.streamError()).condition).toBe('system-shutdown');
