@@ -2,6 +2,7 @@ import { startRedisServer, type RedisServer } from '@switchboard/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { release, renew, tryAcquire, type LeaseKeys } from './lease.js';
+import { heartbeatShare, renewHeld } from './members.js';
 import { heartbeat, removeIfSilent, silentMembers } from './scripts.js';
 
 let server: RedisServer;
@@ -72,5 +73,57 @@ describe('heartbeats', () => {
     await redis.zadd(set, 0, 'm0');
     expect(await heartbeat.run(redis, [set], ['', 5000, 50_000])).toEqual(['m1', 'm2']);
     expect(await redis.zscore(set, 'm0')).toBeNull();
+  });
+});
+
+describe('membership and renewal shared by routers and s2s nodes', () => {
+  it('gives each live member its share, and a leaving member none and no place among the live', async () => {
+    const key = `members:t${++n}`;
+    const opts = { leaving: false, ttlMs: 30_000, partitions: 8 };
+    await heartbeatShare(redis, key, 'b', opts);
+    const a = await heartbeatShare(redis, key, 'a', opts);
+    const b = await heartbeatShare(redis, key, 'b', opts);
+    expect(a.live).toEqual(['a', 'b']);
+    expect([...a.target, ...b.target].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(a.target.length).toBe(4);
+    const leaving = await heartbeatShare(redis, key, 'a', { ...opts, leaving: true });
+    expect(leaving).toEqual({ live: ['b'], target: [] });
+  });
+
+  it('renews the leases still ours and drops one taken meanwhile, saying so', async () => {
+    const kept = (await tryAcquire(redis, freshKeys(), 'me', 30_000))!;
+    const taken = (await tryAcquire(redis, freshKeys(), 'me', 30_000))!;
+    await redis.set(taken.keys.lease, 'other:99');
+    const held = new Map([
+      [1, kept],
+      [2, taken],
+    ]);
+    const warnings: string[] = [];
+    await renewHeld(redis, held, 30_000, { warn: (_details, message) => warnings.push(message) });
+    expect([...held.keys()]).toEqual([1]);
+    expect(warnings).toEqual(['partition lease lost']);
+  });
+
+  it('keeps a lease it cannot renew (Redis unreachable) only until it may have expired', async () => {
+    const lease = (await tryAcquire(redis, freshKeys(), 'me', 30_000))!;
+    const down = new Redis(server.url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+    });
+    const held = new Map([[1, lease]]);
+    const warnings: string[] = [];
+    const log = { warn: (_details: Record<string, unknown>, message: string) => warnings.push(message) };
+    await renewHeld(down, held, 30_000, log);
+    expect(held.has(1)).toBe(true);
+    lease.validUntil = 0;
+    await renewHeld(down, held, 30_000, log);
+    expect(held.has(1)).toBe(false);
+    expect(warnings).toEqual([
+      'partition lease renewal failed',
+      'partition lease renewal failed',
+      'partition lease lost',
+    ]);
+    down.disconnect();
   });
 });

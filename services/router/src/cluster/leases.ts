@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Bus, BusEntry, Fence } from '@switchboard/bus';
 import type { Logger } from '@switchboard/kit';
-import { assignPartitions, heartbeat, release, renew, tryAcquire, type HeldLease } from '@switchboard/lease';
+import { heartbeatShare, release, renewHeld, tryAcquire, type HeldLease } from '@switchboard/lease';
 import { Groups, Keys, Streams } from '@switchboard/protocol';
 import type { Redis } from 'ioredis';
 
@@ -119,29 +119,12 @@ export function createPartitionLeases(options: PartitionLeasesOptions): Partitio
 
   /** One heartbeat: register, learn the live routers, renew our leases, drop those we lost. */
   const beat = async (): Promise<void> => {
-    const members = (await heartbeat.run(
-      redis,
-      [Keys.routers()],
-      [leaving ? '' : routerId, routerTtl, routerTtl * 10],
-    )) as string[];
-    live = members.filter((id) => !leaving || id !== routerId).sort();
-    target = leaving ? [] : (assignPartitions(live, partitions).get(routerId) ?? []);
-    await Promise.all(
-      [...held.entries()].map(async ([p, lease]) => {
-        let ok: boolean;
-        try {
-          ok = await renew(redis, lease, ttl);
-        } catch (error) {
-          // Unreachable Redis: keep the lease until it may have expired there.
-          log.warn({ err: error, partition: p }, 'lease renewal failed');
-          ok = performance.now() < lease.validUntil;
-        }
-        if (!ok && held.get(p) === lease) {
-          held.delete(p);
-          log.warn({ partition: p, token: lease.token }, 'partition lease lost');
-        }
-      }),
-    );
+    ({ live, target } = await heartbeatShare(redis, Keys.routers(), routerId, {
+      leaving,
+      ttlMs: routerTtl,
+      partitions,
+    }));
+    await renewHeld(redis, held, ttl, log);
   };
 
   const takeOver = async (partition: number): Promise<void> => {

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Fence } from '@switchboard/bus';
 import type { Logger } from '@switchboard/kit';
-import { assignPartitions, heartbeat, release, renew, tryAcquire, type HeldLease } from '@switchboard/lease';
+import { heartbeatShare, release, renewHeld, tryAcquire, type HeldLease } from '@switchboard/lease';
 import { Keys } from '@switchboard/protocol';
 import type { Redis } from 'ioredis';
 
@@ -71,28 +71,12 @@ export function createS2sLeases(options: S2sLeasesOptions): S2sLeases {
   const listeners: ((held: readonly number[]) => void)[] = [];
 
   const beat = async (): Promise<void> => {
-    const members = (await heartbeat.run(
-      redis,
-      [Keys.s2sNodes()],
-      [leaving ? '' : nodeId, options.nodeTtlMs, options.nodeTtlMs * 10],
-    )) as string[];
-    live = members.filter((id) => !leaving || id !== nodeId).sort();
-    target = leaving ? [] : (assignPartitions(live, partitions).get(nodeId) ?? []);
-    await Promise.all(
-      [...held.entries()].map(async ([p, lease]) => {
-        let ok: boolean;
-        try {
-          ok = await renew(redis, lease, ttl);
-        } catch (error) {
-          log.warn({ err: error, partition: p }, 's2s lease renewal failed');
-          ok = performance.now() < lease.validUntil;
-        }
-        if (!ok && held.get(p) === lease) {
-          held.delete(p);
-          log.warn({ partition: p, token: lease.token }, 's2s partition lease lost');
-        }
-      }),
-    );
+    ({ live, target } = await heartbeatShare(redis, Keys.s2sNodes(), nodeId, {
+      leaving,
+      ttlMs: options.nodeTtlMs,
+      partitions,
+    }));
+    await renewHeld(redis, held, ttl, log, 's2s partition');
   };
 
   const acquire = async (p: number): Promise<boolean> => {
