@@ -303,6 +303,27 @@ describe('admin API on the standalone', () => {
       optOuts: [],
     });
     expect((await api('GET', '/sms/registrations?number=not-a-number')).status).toBe(400);
+
+    // An operator gives up on a failed job: deleted, gone from the list.
+    smsc.submitStatuses.push(ESME_RINVDSTADR);
+    await erin.send(chat(`+15551113333@${SMS_DOMAIN}`, 'will fail for good', 'sms-2'));
+    await erin.inbox.next(
+      (s) => s.attrs['type'] === 'error' && s.attrs['id'] === 'sms-2',
+      'the second SMS error',
+      15_000,
+    );
+    const failed = (await api('GET', '/sms/jobs?state=failed')).json['jobs'] as { id: string; to: string }[];
+    const doomed = failed.find((j) => j.to === '+15551113333');
+    expect(doomed).toBeDefined();
+    expect((await api('DELETE', `/sms/jobs/${encodeURIComponent(doomed!.id)}`)).status).toBe(204);
+    const left = (await api('GET', '/sms/jobs?state=failed')).json['jobs'] as { id: string }[];
+    expect(left.map((j) => j.id)).not.toContain(doomed!.id);
+    expect((await api('DELETE', `/sms/jobs/${encodeURIComponent(doomed!.id)}`)).status).toBe(404);
+    // Listing without a filter: every registration, every opt-out.
+    expect((await api('GET', '/sms/registrations')).json).toEqual({
+      registrations: [{ jid: 'erin@localhost', number: '+15550007777' }],
+    });
+    expect(await api('GET', '/sms/opt-outs')).toEqual({ status: 200, json: { optOuts: [] } });
   });
 });
 

@@ -122,6 +122,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     remove: (jid) => sqlite.remove(jid),
     setOptOut: (contact, own, optedOut) => sqlite.setOptOut(contact, own, optedOut),
     isOptedOut: (contact, own) => sqlite.isOptedOut(contact, own),
+    listOptOuts: () => sqlite.listOptOuts(),
     async rememberSent(record, ttlMs) {
       await sqlite.rememberSent(record, ttlMs);
       for (const id of record.providerMessageIds) stored.add(id);

@@ -238,7 +238,7 @@ describe('operator console', () => {
     const row = page.locator('table#failed-jobs tbody tr', { hasText: 'Hello phone' });
     await row.waitFor({ timeout: UI_TIMEOUT });
     await expect(page.textContent('#sms-queue [data-queue="failed"]')).resolves.toBe('1');
-    // The embedded registration store cannot enumerate (API 501): the page offers a lookup instead.
+    // The page lists every registration; the lookup narrows it to one.
     await page.fill('#registration-lookup input[name=registration]', `dave@${DOMAIN}`);
     await page.click('#registration-lookup button[type=submit]');
     await page.waitForSelector('table#sms-registrations td:has-text("+15550009999")', {

@@ -1234,6 +1234,9 @@ export class ClientStream implements StreamSink {
       this.detach();
       return { kind: 'resumed', element, finish: () => undefined };
     }
+    // Delivered already: a copy the dead edge's delivery stream still held (read, written, not yet
+    // acked when it died) and the janitor re-routes here is a repeat.
+    for (const entry of state.unacked) this.seenDelivery(entry.id);
     const finish = (): void => {
       // XEP-0198 §5: what the client did not acknowledge goes out again, in order.
       for (const entry of state.unacked.slice(delta)) this.transport.sendElement(entry.xml);

@@ -1,12 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { z } from '@switchboard/kit';
-import type {
-  FastifyError,
-  FastifyInstance,
-  FastifyPluginAsync,
-  FastifyReply,
-  FastifyRequest,
-} from 'fastify';
+import { guardAdminScope, tokenMatches, z } from '@switchboard/kit';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import {
   AdminError,
   KICK_CONDITIONS,
@@ -56,13 +49,7 @@ const STATUS: Record<AdminErrorName, number> = {
   'sms-not-configured': 503,
 };
 
-/** Constant-time: digests have equal length whatever the token's, so timingSafeEqual never throws. */
-export function tokenMatches(header: string | undefined, token: string): boolean {
-  const match = /^Bearer (\S+)$/.exec(header ?? '');
-  if (match === null) return false;
-  const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
-  return timingSafeEqual(digest(match[1]!), digest(token));
-}
+export { tokenMatches };
 
 const jidParam = {
   type: 'object',
@@ -81,21 +68,11 @@ export const adminApi: FastifyPluginAsync<AdminApiOptions> = (app, options) => {
   const { token, operations, sms } = options;
   if (token === undefined) return Promise.resolve();
 
-  app.addHook('onRequest', async (request, reply) => {
-    if (!tokenMatches(request.headers.authorization, token)) {
-      return reply
-        .code(401)
-        .header('www-authenticate', 'Bearer realm="switchboard-admin"')
-        .send({ error: 'unauthorized', message: 'a valid admin token is required' });
-    }
-  });
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error instanceof AdminError)
-      return reply.code(STATUS[error.code]).send({ error: error.code, message: error.message });
-    if (error.validation !== undefined || (error.statusCode !== undefined && error.statusCode < 500))
-      return reply.code(400).send({ error: 'bad-request', message: error.message });
-    request.log.error({ err: error }, 'admin API request failed');
-    return reply.code(500).send({ error: 'internal', message: 'internal error' });
+  guardAdminScope(app, {
+    token,
+    known: (error) =>
+      error instanceof AdminError ? { status: STATUS[error.code], code: error.code } : undefined,
+    failureMessage: 'admin API request failed',
   });
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: 'not-found', message: `no route ${request.method} ${request.url}` }),

@@ -194,6 +194,53 @@ describe('janitor', () => {
     expect(await admin.hkeys(Keys.sessions('romeo@example.net'))).toEqual(['orchard']);
   });
 
+  it('re-routes a stanza the dead edge wrote and recorded as unacked but had not acked on the bus once, from the resumption state', async () => {
+    const router = await startRouter('router-a');
+    const credentials = await deriveCredentials('secret', 1);
+    await router.store.accounts.create(JULIET, credentials);
+    await route(router, [sessionStart(BALCONY, DEAD, 's1')]);
+    const deliver = Streams.deliver(DEAD);
+    await router.bus.ensureGroup(deliver, Groups.edge);
+    await route(
+      router,
+      [1, 2].map((n) => chat('romeo@example.net', BALCONY, `${n}`)),
+    );
+    // The edge read both, wrote the first to the client and recorded it (XEP-0198 state, as the
+    // edge's sm/redis.ts keeps it), and died before its ack of either reached the bus.
+    const [first, second] = (await admin.xrange(deliver, '-', '+')).map(([, fields]) =>
+      decodeDelivery(fields[1]!),
+    );
+    if (first?.kind !== 'stanza' || second === undefined) throw new Error('two stanza deliveries expected');
+    const written = first;
+    await admin.xreadgroup('GROUP', Groups.edge, DEAD, 'COUNT', 2, 'STREAMS', deliver, '>');
+    await admin.hset(Keys.resumption('s1'), { bare: JULIET, jid: BALCONY, edge: DEAD, epoch: 1, in: 0 });
+    await admin.rpush(
+      Keys.resumptionQueue('s1'),
+      JSON.stringify({ id: written.id, xml: written.xml, ts: written.ts }),
+    );
+    await admin.zadd(Keys.edges(), 1, DEAD);
+    await beatLive();
+
+    const report = await janitorOn(router).sweep();
+    expect(report).toMatchObject({ sessionEnds: 1, rerouted: 1 });
+    const stream = Streams.route(partitionOf(JULIET, P));
+    const tail = (await admin.xrevrange(stream, '+', '-', 'COUNT', 4)).reverse();
+    const envs = tail.map(([, fields]) => decodeEnvelope(fields[1]!));
+    // Once each: the recorded one from the resumption state, the other from the delivery stream.
+    expect(envs.map((e) => [e.kind, e.id])).toEqual([
+      ['message', expect.any(String)],
+      ['session-end', 'janitor:edge-dead:end:s1'],
+      ['message', written.id],
+      ['message', second.id],
+    ]);
+    await processed(
+      router,
+      tail.map(([id]) => id),
+    );
+    const offline = await router.store.offline.list(JULIET);
+    expect(offline.map((m) => /<body>(\d)<\/body>/.exec(m.xml)?.[1])).toEqual(['1', '2']);
+  });
+
   it('re-routes a queued message to the user’s other session and answers a queued IQ get with an error', async () => {
     const router = await startRouter('router-a');
     const credentials = await deriveCredentials('secret', 1);

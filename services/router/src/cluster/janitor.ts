@@ -148,7 +148,7 @@ export function createJanitor(options: JanitorOptions): Janitor {
     sessionId: string,
     full: string,
     bare: string,
-  ): Promise<PublishItem[]> => {
+  ): Promise<{ id: string; item: PublishItem }[]> => {
     const keys = [
       Keys.resumption(sessionId),
       Keys.resumptionQueue(sessionId),
@@ -156,7 +156,7 @@ export function createJanitor(options: JanitorOptions): Janitor {
     ];
     const raw = (await unackedOfDeadEdge.run(redis, keys, [edgeId])) as string[] | null;
     if (raw === null) return [];
-    const items: PublishItem[] = [];
+    const items: { id: string; item: PublishItem }[] = [];
     for (const json of raw) {
       let entry: { id: string; xml: string; ts: number };
       let el: Element;
@@ -182,7 +182,10 @@ export function createJanitor(options: JanitorOptions): Janitor {
         ts: entry.ts,
         stage: 'in',
       };
-      items.push({ stream: Streams.route(partitionOf(bare, partitions)), payload: encodeEnvelope(env) });
+      items.push({
+        id: entry.id,
+        item: { stream: Streams.route(partitionOf(bare, partitions)), payload: encodeEnvelope(env) },
+      });
     }
     return items;
   };
@@ -190,8 +193,16 @@ export function createJanitor(options: JanitorOptions): Janitor {
   /** session-end envelopes for the edge's sessions still registered on it. */
   const sessionEnds = async (
     edgeId: string,
-  ): Promise<{ items: PublishItem[]; keys: string[]; left: number; resumptions: string[] }> => {
+  ): Promise<{
+    items: PublishItem[];
+    keys: string[];
+    left: number;
+    resumptions: string[];
+    /** `${sessionId} ${envelopeId}` of the unacked stanzas re-routed from resumption state. */
+    unacked: Set<string>;
+  }> => {
     const members = await redis.smembers(Keys.edgeSessions(edgeId));
+    const unackedIds = new Set<string>();
     const items: PublishItem[] = [];
     const keys: string[] = [];
     const stale: string[] = [];
@@ -228,21 +239,29 @@ export function createJanitor(options: JanitorOptions): Janitor {
       items.push({ stream: Streams.route(partitionOf(bare, partitions)), payload: encodeEnvelope(env) });
       // In the same partition, after the session-end: handled as stanzas for a gone resource.
       const unacked = await unackedOf(edgeId, record.sessionId, full, bare);
-      if (unacked.length > 0) items.push(...unacked);
+      for (const { id } of unacked) unackedIds.add(`${record.sessionId} ${id}`);
+      if (unacked.length > 0) items.push(...unacked.map((u) => u.item));
       resumptions.push(record.sessionId);
     }
     if (stale.length > 0) await redis.srem(Keys.edgeSessions(edgeId), ...stale);
-    return { items, keys, left: members.length - stale.length, resumptions };
+    return { items, keys, left: members.length - stale.length, resumptions, unacked: unackedIds };
   };
 
   /** A queued stanza for a session of the dead edge, as an envelope for inbound routing. */
-  const reroute = (edgeId: string, entry: BusEntry): PublishItem | undefined => {
+  const reroute = (
+    edgeId: string,
+    entry: BusEntry,
+    unacked: ReadonlySet<string>,
+  ): PublishItem | undefined => {
     let delivery: Delivery;
     let el: Element;
     try {
       delivery = decodeDelivery(entry.payload);
       // A close order is for a session that is gone anyway.
       if (delivery.kind !== 'stanza') return undefined;
+      // Written to the client and recorded as unacked before the edge died, with its bus ack
+      // still to come: the session's resumption state re-routes it already.
+      if (unacked.has(`${delivery.sessionId} ${delivery.id}`)) return undefined;
       el = parseElement(delivery.xml);
     } catch (error) {
       log.warn({ err: error, edgeId, entryId: entry.id }, 'dropping undecodable delivery of a dead edge');
@@ -314,7 +333,7 @@ export function createJanitor(options: JanitorOptions): Janitor {
       const items = first ? [...ends.items] : [];
       let routed = 0;
       for (const entry of entries) {
-        const item = reroute(edgeId, entry);
+        const item = reroute(edgeId, entry, ends.unacked);
         if (item === undefined) continue;
         items.push(item);
         routed++;
@@ -356,7 +375,7 @@ export function createJanitor(options: JanitorOptions): Janitor {
     } else {
       quiet.delete(edgeId);
     }
-    return { sessionEnds: ends.items.length, rerouted, forgotten };
+    return { sessionEnds: ends.keys.length, rerouted, forgotten };
   };
 
   const sweep = async (): Promise<SweepReport> => {

@@ -2,7 +2,7 @@ import type { FailedJob, OutboundQueue, QueueCounts } from '../queue/queue.js';
 import type { Registration, Registrations } from '../registrations/registrations.js';
 
 /** Stable error names, the same as the router's admin API (docs/admin-api.md, "Conventions"). */
-export type SmsAdminErrorName = 'bad-request' | 'not-found' | 'not-implemented';
+export type SmsAdminErrorName = 'bad-request' | 'not-found';
 
 export class SmsAdminError extends Error {
   override readonly name = 'SmsAdminError';
@@ -40,16 +40,6 @@ export interface OptOutView {
   readonly own: string;
 }
 
-/** Capabilities a queue or registration driver may add; without them the listing answers `not-implemented`. */
-export interface RemovableQueue {
-  /** Deletes a failed job; false when no failed job has that id. */
-  remove?(id: string): Promise<boolean>;
-}
-export interface EnumerableRegistrations {
-  list?(): Promise<Registration[]>;
-  listOptOuts?(): Promise<OptOutView[]>;
-}
-
 /** The SMS gateway's operator actions, behind the admin API's `/sms/*` and the CLI's `sms` commands. */
 export interface SmsAdminOperations {
   summary(): Promise<{ domain: string; queue: QueueCounts }>;
@@ -63,8 +53,8 @@ export interface SmsAdminOperations {
 
 export interface SmsAdminDeps {
   readonly domain: string;
-  readonly queue: OutboundQueue & RemovableQueue;
-  readonly registrations: Registrations & EnumerableRegistrations;
+  readonly queue: OutboundQueue;
+  readonly registrations: Registrations;
 }
 
 export function createSmsAdmin(deps: SmsAdminDeps): SmsAdminOperations {
@@ -81,8 +71,6 @@ export function createSmsAdmin(deps: SmsAdminDeps): SmsAdminOperations {
       if (!(await queue.retry(id))) throw new SmsAdminError('not-found', `no failed job ${id}`);
     },
     async remove(id) {
-      if (queue.remove === undefined)
-        throw new SmsAdminError('not-implemented', 'this queue driver cannot delete jobs; retry it instead');
       if (!(await queue.remove(id))) throw new SmsAdminError('not-found', `no failed job ${id}`);
     },
     async registrations({ jid, number }) {
@@ -94,8 +82,6 @@ export function createSmsAdmin(deps: SmsAdminDeps): SmsAdminOperations {
         const found = await registrations.byNumber(number);
         return found === null ? [] : [view(found)];
       }
-      if (registrations.list === undefined)
-        throw new SmsAdminError('not-implemented', 'this registration store cannot list; give jid or number');
       return (await registrations.list()).map(view);
     },
     async removeRegistration(jid) {
@@ -105,14 +91,9 @@ export function createSmsAdmin(deps: SmsAdminDeps): SmsAdminOperations {
     async optOuts({ number, own }) {
       if (number !== undefined && own !== undefined)
         return (await registrations.isOptedOut(number, own)) ? [{ number, own }] : [];
-      if (registrations.listOptOuts === undefined)
-        throw new SmsAdminError(
-          'not-implemented',
-          'this registration store cannot list opt-outs; give number and own',
-        );
-      return (await registrations.listOptOuts()).filter(
-        (o) => (number === undefined || o.number === number) && (own === undefined || o.own === own),
-      );
+      return (await registrations.listOptOuts())
+        .map((o) => ({ number: o.contact, own: o.own }))
+        .filter((o) => (number === undefined || o.number === number) && (own === undefined || o.own === own));
     },
   };
 }

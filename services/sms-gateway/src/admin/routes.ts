@@ -1,5 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyError, FastifyPluginAsync } from 'fastify';
+import { guardAdminScope } from '@switchboard/kit';
+import type { FastifyPluginAsync } from 'fastify';
 import { SmsAdminError, type SmsAdminErrorName, type SmsAdminOperations } from './operations.js';
 
 export interface SmsAdminApiOptions {
@@ -14,16 +14,7 @@ export const SMS_ADMIN_PREFIX = '/admin/api/v1/sms';
 const STATUS: Record<SmsAdminErrorName, number> = {
   'bad-request': 400,
   'not-found': 404,
-  'not-implemented': 501,
 };
-
-function tokenMatches(header: string | undefined, token: string): boolean {
-  const match = /^Bearer (\S+)$/.exec(header ?? '');
-  if (match === null) return false;
-  // Equal-length digests: constant time whatever the lengths.
-  const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
-  return timingSafeEqual(digest(match[1]!), digest(token));
-}
 
 const limit = { type: 'integer', minimum: 1, maximum: 1000 } as const;
 const e164 = { type: 'string', pattern: '^\\+[1-9][0-9]{1,14}$' } as const;
@@ -40,21 +31,11 @@ const idParam = {
  */
 export const smsAdminApi: FastifyPluginAsync<SmsAdminApiOptions> = (app, { token, operations }) => {
   if (token === undefined) return Promise.resolve();
-  app.addHook('onRequest', async (request, reply) => {
-    if (!tokenMatches(request.headers.authorization, token)) {
-      return reply
-        .code(401)
-        .header('www-authenticate', 'Bearer realm="switchboard-admin"')
-        .send({ error: 'unauthorized', message: 'a valid admin token is required' });
-    }
-  });
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error instanceof SmsAdminError)
-      return reply.code(STATUS[error.code]).send({ error: error.code, message: error.message });
-    if (error.validation !== undefined || (error.statusCode !== undefined && error.statusCode < 500))
-      return reply.code(400).send({ error: 'bad-request', message: error.message });
-    request.log.error({ err: error }, 'SMS admin request failed');
-    return reply.code(500).send({ error: 'internal', message: 'internal error' });
+  guardAdminScope(app, {
+    token,
+    known: (error) =>
+      error instanceof SmsAdminError ? { status: STATUS[error.code], code: error.code } : undefined,
+    failureMessage: 'SMS admin request failed',
   });
 
   app.get('/', () => operations.summary());

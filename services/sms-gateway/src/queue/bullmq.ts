@@ -100,6 +100,12 @@ export function createBullQueue(options: BullQueueOptions): OutboundQueue {
       await job.retry('failed');
       return true;
     },
+    async remove(id) {
+      const job = await queue.getJob(bullJobId(id));
+      if (job === undefined || !(await job.isFailed())) return false;
+      await job.remove();
+      return true;
+    },
     async counts() {
       const c = await queue.getJobCounts(
         'waiting',

@@ -158,6 +158,11 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): OutboundQue
       pump();
       return Promise.resolve(true);
     },
+    remove(id) {
+      if (entries.get(id)?.state !== 'failed') return Promise.resolve(false);
+      entries.delete(id);
+      return Promise.resolve(true);
+    },
     counts(): Promise<QueueCounts> {
       return Promise.resolve({
         waiting: count('waiting'),

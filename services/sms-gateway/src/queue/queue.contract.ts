@@ -95,6 +95,33 @@ export function queueContract(name: string, open: (options: QueueOptions) => Pro
       await queue.close();
     });
 
+    it('deletes a failed job an operator gives up on; its id can be queued again', async () => {
+      const queue = await open({ backoffMs: 10, attempts: 1 });
+      const failures = counter<FailedJob>(1);
+      const sent = counter<string>(1);
+      let calls = 0;
+      await queue.start(
+        (j) => {
+          calls++;
+          if (calls === 1) return Promise.reject(new ProviderError('invalid number', false, '400'));
+          sent.hit(j.id);
+          return Promise.resolve();
+        },
+        { failed: (f) => failures.hit(f) },
+      );
+      await queue.enqueue(job('gone'));
+      await failures.done;
+      expect(await queue.remove('unknown')).toBe(false);
+      expect(await queue.remove('gone')).toBe(true);
+      expect(await queue.failed()).toEqual([]);
+      expect((await queue.counts()).failed).toBe(0);
+      expect(await queue.retry('gone')).toBe(false);
+      expect(await queue.remove('gone')).toBe(false);
+      expect(await queue.enqueue(job('gone'))).toBe(true);
+      expect(await sent.done).toEqual(['gone']);
+      await queue.close();
+    });
+
     it('gives up after the configured attempts', async () => {
       const queue = await open({ backoffMs: 5, attempts: 3 });
       const failures = counter<FailedJob>(1);

@@ -65,6 +65,11 @@ export interface OutboundQueue {
   failed(limit?: number): Promise<FailedJob[]>;
   /** Moves a failed job back to waiting; false when no failed job has that id. */
   retry(id: string): Promise<boolean>;
+  /**
+   * Deletes a failed job (an operator gave up on it); false when no failed job has that id. Its id
+   * is free again: the same stanza delivered anew would be queued anew.
+   */
+  remove(id: string): Promise<boolean>;
   counts(): Promise<QueueCounts>;
   /** Stops the worker after the running jobs finish; queued jobs stay queued. Idempotent. */
   close(): Promise<void>;

@@ -43,6 +43,8 @@ export function createRedisRegistrations(options: RedisRegistrationsOptions): Re
   const helpKey = (contact: string): string => `${prefix}:number:{${contact}}:help`;
   /** Every registered JID: listing reads this set, not a SCAN of one node's keyspace. */
   const indexKey = `${prefix}:registered`;
+  /** Contacts with at least one opt-out, so they can be listed without a SCAN. */
+  const optedOutKey = `${prefix}:opted-out`;
   /** Set once the index holds what older versions wrote without it. */
   const indexedKey = `${prefix}:registered:backfilled`;
 
@@ -120,8 +122,28 @@ export function createRedisRegistrations(options: RedisRegistrationsOptions): Re
       return true;
     },
     async setOptOut(contact, own, optedOut) {
-      if (optedOut) await redis.sadd(optOutKey(contact), own);
-      else await redis.srem(optOutKey(contact), own);
+      if (optedOut) {
+        await redis.sadd(optedOutKey, contact);
+        await redis.sadd(optOutKey(contact), own);
+      } else {
+        await redis.srem(optOutKey(contact), own);
+      }
+    },
+    async listOptOuts() {
+      const out: { contact: string; own: string }[] = [];
+      let cursor = '0';
+      do {
+        const [next, contacts] = await redis.sscan(optedOutKey, cursor, 'COUNT', 500);
+        cursor = next;
+        const owns = await Promise.all(contacts.map((c) => redis.smembers(optOutKey(c))));
+        // A contact that sent START for every number since: its set is gone (Redis drops empty sets).
+        const cleared = contacts.filter((_, i) => owns[i]!.length === 0);
+        if (cleared.length > 0) await redis.srem(optedOutKey, ...cleared);
+        contacts.forEach((contact, i) => {
+          for (const own of owns[i]!) out.push({ contact, own });
+        });
+      } while (cursor !== '0');
+      return out.sort((a, b) => a.contact.localeCompare(b.contact) || a.own.localeCompare(b.own));
     },
     async isOptedOut(contact, own) {
       return (await redis.sismember(optOutKey(contact), own)) === 1;

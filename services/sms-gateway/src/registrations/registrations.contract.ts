@@ -55,6 +55,23 @@ export function registrationsContract(name: string, open: () => Promise<Registra
       expect(await store.isOptedOut('+15550001111', '+15551234567')).toBe(false);
     });
 
+    it('lists every opt-out, and forgets one that START cleared', async () => {
+      const store = await open();
+      expect(await store.listOptOuts()).toEqual([]);
+      await store.setOptOut('+15550002222', '+15551234567', true);
+      await store.setOptOut('+15550001111', '+15557654321', true);
+      await store.setOptOut('+15550001111', '+15551234567', true);
+      await store.setOptOut('+15550001111', '+15551234567', true);
+      expect(await store.listOptOuts()).toEqual([
+        { contact: '+15550001111', own: '+15551234567' },
+        { contact: '+15550001111', own: '+15557654321' },
+        { contact: '+15550002222', own: '+15551234567' },
+      ]);
+      await store.setOptOut('+15550002222', '+15551234567', false);
+      await store.setOptOut('+15550001111', '+15557654321', false);
+      expect(await store.listOptOuts()).toEqual([{ contact: '+15550001111', own: '+15551234567' }]);
+    });
+
     it('lists every registration', async () => {
       const store = await open();
       await store.put({ jid: 'juliet@example.com', number: '+15551234567' });

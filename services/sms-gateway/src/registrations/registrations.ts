@@ -59,6 +59,8 @@ export interface Registrations {
   /** Records STOP (true) or START (false) from `contact` for messages from `own` (CTIA/TCPA opt-out). */
   setOptOut(contact: string, own: string, optedOut: boolean): Promise<void>;
   isOptedOut(contact: string, own: string): Promise<boolean>;
+  /** Every recorded opt-out: `contact` sent STOP to `own`. */
+  listOptOuts(): Promise<{ contact: string; own: string }[]>;
   /** Remembers a sent message under each of its provider ids, for at most `ttlMs`. */
   rememberSent(record: SentRecord, ttlMs: number): Promise<void>;
   /** Takes (and forgets, with its sibling ids) the record a delivery report names; null when unknown or already taken. */

@@ -104,6 +104,9 @@ export function openSqliteRegistrations(options: SqliteRegistrationsOptions): Re
     'INSERT OR IGNORE INTO opt_outs (contact, own) VALUES (?, ?)',
   );
   const deleteOptOut = db.prepare<[string, string]>('DELETE FROM opt_outs WHERE contact = ? AND own = ?');
+  const selectOptOuts = db.prepare<[], { contact: string; own: string }>(
+    'SELECT contact, own FROM opt_outs ORDER BY contact, own',
+  );
   const selectOptOut = db.prepare<[string, string], { one: number }>(
     'SELECT 1 AS one FROM opt_outs WHERE contact = ? AND own = ?',
   );
@@ -152,6 +155,7 @@ export function openSqliteRegistrations(options: SqliteRegistrationsOptions): Re
   return {
     get: (jid) => Promise.resolve(toRegistration(selectByJid.get(jid))),
     list: () => Promise.resolve(selectAll.all().map((row) => toRegistration(row)!)),
+    listOptOuts: () => Promise.resolve(selectOptOuts.all().map(({ contact, own }) => ({ contact, own }))),
     byNumber: (number) => Promise.resolve(toRegistration(selectByNumber.get(number))),
     put: (registration) => {
       // Sync SQLite throws; the interface is async, so its error becomes a rejection.

@@ -179,11 +179,6 @@ function failure(result: AdminResult<unknown>, what: string): Html | null {
   </p>`;
 }
 
-/** The API's 501 for a store that cannot enumerate: a hint to look up one item instead. */
-function unlisted(result: AdminResult<unknown>, hint: string): Html | null {
-  return !result.ok && result.error === 'not-implemented' ? html`<p class="hint">${hint}</p>` : null;
-}
-
 function time(ms: number | undefined): string {
   return ms === undefined ? '' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
 }
@@ -501,7 +496,7 @@ export function smsBody(
         />
         <button type="submit">Look up</button>
       </form>
-      ${unlisted(registrations, 'This registration store cannot list every registration: look one up by account or number.') ?? failure(registrations, 'Registrations unavailable')}
+      ${failure(registrations, 'Registrations unavailable')}
       <table id="sms-registrations">
         <thead>
           <tr>
@@ -547,7 +542,7 @@ export function smsBody(
         />
         <button type="submit">Look up</button>
       </form>
-      ${unlisted(optOuts, 'This registration store cannot list every opt-out: look one up by both numbers.') ?? failure(optOuts, 'Opt-outs unavailable')}
+      ${failure(optOuts, 'Opt-outs unavailable')}
       <table id="sms-opt-outs">
         <thead>
           <tr>
