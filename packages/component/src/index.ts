@@ -14,3 +14,11 @@ export {
   type StanzaErrorCondition,
   type StanzaErrorType,
 } from './stanza-error.js';
+export {
+  chooseTransport,
+  type ChooseTransportOptions,
+  type ChosenBusOptions,
+  type ChosenTransport,
+  type TransportChoice,
+  type TransportSettings,
+} from './choose-transport.js';

@@ -35,4 +35,5 @@ export {
 // Services write their config schemas with the same zod (v4 API) that loadConfig walks.
 export { z } from 'zod/v4';
 export { capYoungGeneration } from './young-generation.js';
+export { createServiceRuntime, type ServiceRuntime, type ServiceRuntimeOptions } from './service-runtime.js';
 export { guardAdminScope, tokenMatches, type AdminScopeOptions } from './admin-scope.js';

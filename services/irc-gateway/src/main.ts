@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { createMemoryBus, createRedisBus, type Bus } from '@switchboard/bus';
-import { bootConfig, buildOpsServer, createLogger, createMetrics, createShutdown } from '@switchboard/kit';
+import { createRedisBus, type Bus } from '@switchboard/bus';
+import { chooseTransport } from '@switchboard/component';
+import { bootConfig, createServiceRuntime } from '@switchboard/kit';
 import { Redis } from 'ioredis';
 import { build } from './app.js';
 import { createRedisReplicaSet, type ReplicaSet } from './cluster/ownership.js';
@@ -9,22 +10,18 @@ import { ircGatewayConfigSchema, toIrcGatewayConfig } from './config.js';
 import type { Memberships } from './persistence/memberships.js';
 import { createRedisMemberships } from './persistence/redis.js';
 import { openSqliteMemberships } from './persistence/sqlite.js';
-import { busTransport, componentTransport, type Transport } from './transports/index.js';
+import { busTransport, type Transport } from './transports/index.js';
 import { shardedBusTransport } from './transports/sharded-bus.js';
 
 // The irc-gateway process. Config is read here and only here (ARCHITECTURE.md, "Configuration").
 const file = bootConfig(ircGatewayConfigSchema);
 const config = toIrcGatewayConfig(file);
-const logger = createLogger({
+const runtime = createServiceRuntime({
   service: 'irc-gateway',
   level: file.logLevel,
   bindings: { domain: config.domain },
 });
-const metrics = createMetrics({ service: 'irc-gateway' });
-const shutdown = createShutdown({ logger });
-let started = false;
-const http = buildOpsServer({ metrics, ready: () => started, logger, shutdown });
-const onConnectionError = (err: Error): void => logger.warn({ err }, 'redis connection error');
+const { logger, metrics, shutdown, ops: http, onConnectionError } = runtime;
 
 let redis: Redis | undefined;
 let memberships: Memberships;
@@ -62,27 +59,14 @@ if (file.transport.kind === 'bus' && replicas !== undefined) {
     replicas,
     logger,
   });
-} else if (file.transport.kind === 'bus') {
-  bus =
-    file.redisUrl === undefined
-      ? createMemoryBus()
-      : createRedisBus({ url: file.redisUrl, onConnectionError });
-  if (file.redisUrl === undefined)
-    logger.warn('bus transport without redisUrl: only this process can reach the gateway');
-  transport = busTransport({
-    bus,
-    domain: config.domain,
-    partitions: file.transport.partitions,
-    consumer: file.transport.consumer ?? `${hostname()}-irc`,
-    logger,
-  });
 } else {
-  transport = componentTransport({
-    service: file.transport.service,
+  ({ bus, transport } = chooseTransport(file, {
     domain: config.domain,
-    secret: file.transport.secret,
-    logger,
-  });
+    runtime,
+    consumerSuffix: 'irc',
+    reachable: 'gateway',
+    busTransport,
+  }));
 }
 
 const app = build(config, {
@@ -114,5 +98,5 @@ shutdown.installSignalHandlers();
 
 await app.start();
 await http.listen({ port: file.http.port, host: file.http.host });
-started = true;
+runtime.ready = true;
 logger.info({ transport: file.transport.kind, port: file.http.port }, 'irc gateway ready');

@@ -1,7 +1,6 @@
-import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { createMemoryBus, createRedisBus, type Bus } from '@switchboard/bus';
-import { bootConfig, buildOpsServer, createLogger, createMetrics, createShutdown } from '@switchboard/kit';
+import { chooseTransport } from '@switchboard/component';
+import { bootConfig, createServiceRuntime } from '@switchboard/kit';
 import { Redis } from 'ioredis';
 import { build } from './app.js';
 import { acquireLease, type Lease } from './cluster/lease.js';
@@ -9,18 +8,18 @@ import { mucConfigSchema, toMucConfig } from './config.js';
 import { createRedisMucStorage } from './storage/redis.js';
 import { openSqliteMucStorage } from './storage/sqlite.js';
 import type { MucStorage } from './storage/storage.js';
-import { busTransport, componentTransport, type Transport } from './transports/index.js';
+import { busTransport } from './transports/index.js';
 
 // The muc process. Config is read here and only here (ARCHITECTURE.md, "Configuration").
 const file = bootConfig(mucConfigSchema);
 const config = toMucConfig(file);
-const logger = createLogger({ service: 'muc', level: file.logLevel, bindings: { domain: config.domain } });
-const metrics = createMetrics({ service: 'muc' });
-const shutdown = createShutdown({ logger });
-let active = false;
 // Ready means serving: a standby waiting for the lease is alive but not ready.
-const http = buildOpsServer({ metrics, ready: () => active, logger, shutdown });
-const onConnectionError = (err: Error): void => logger.warn({ err }, 'redis connection error');
+const runtime = createServiceRuntime({
+  service: 'muc',
+  level: file.logLevel,
+  bindings: { domain: config.domain },
+});
+const { logger, metrics, shutdown, ops: http, onConnectionError } = runtime;
 
 let redis: Redis | undefined;
 let storage: MucStorage;
@@ -32,32 +31,14 @@ if (file.redisUrl === undefined) {
   storage = createRedisMucStorage({ redis });
 }
 
-let bus: Bus | undefined;
-let transport: Transport;
-if (file.transport.kind === 'bus') {
-  bus =
-    file.redisUrl === undefined
-      ? createMemoryBus()
-      : createRedisBus({ url: file.redisUrl, onConnectionError });
-  if (file.redisUrl === undefined)
-    logger.warn('bus transport without redisUrl: only this process can reach the service');
-  transport = busTransport({
-    bus,
-    domain: config.domain,
-    partitions: file.transport.partitions,
-    consumer: file.transport.consumer ?? `${hostname()}-muc`,
-    logger,
-    // Only the lease holder consumes, so what a dead holder left pending is ours to finish.
-    claimPending: true,
-  });
-} else {
-  transport = componentTransport({
-    service: file.transport.service,
-    domain: config.domain,
-    secret: file.transport.secret,
-    logger,
-  });
-}
+const { bus, transport } = chooseTransport(file, {
+  domain: config.domain,
+  runtime,
+  consumerSuffix: 'muc',
+  reachable: 'service',
+  // Only the lease holder consumes, so what a dead holder left pending is ours to finish.
+  busTransport: (options) => busTransport({ ...options, claimPending: true }),
+});
 
 const app = build(config, { transport, storage, logger, metrics });
 const waiting = new AbortController();
@@ -95,7 +76,7 @@ if (redis !== undefined && file.transport.kind === 'bus') {
       onLost: () => {
         // Another instance may be serving already: stop at once rather than write rooms twice.
         logger.error('service lease lost; exiting so a standby takes over');
-        active = false;
+        runtime.ready = false;
         void shutdown.run('lease lost').finally(() => process.exit(1));
       },
     });
@@ -105,5 +86,5 @@ if (redis !== undefined && file.transport.kind === 'bus') {
   }
 }
 await app.start();
-active = true;
+runtime.ready = true;
 logger.info({ transport: file.transport.kind, port: file.http.port }, 'muc ready');

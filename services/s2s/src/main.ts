@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createMemoryBus, createRedisBus } from '@switchboard/bus';
-import { bootConfig, buildOpsServer, createLogger, createMetrics, createShutdown } from '@switchboard/kit';
+import { bootConfig, createServiceRuntime } from '@switchboard/kit';
 import { Keys } from '@switchboard/protocol';
 import { Redis } from 'ioredis';
 import { build } from './app.js';
@@ -11,13 +11,9 @@ import { s2sProcessConfigSchema } from './config.js';
 // With Redis, any number of s2s nodes run: partition leases give each remote domain one owner.
 const file = bootConfig(s2sProcessConfigSchema);
 const nodeId = file.nodeId ?? `${hostname()}-s2s-${process.pid}`;
-const logger = createLogger({ service: 's2s', level: file.logLevel, bindings: { nodeId } });
-const metrics = createMetrics({ service: 's2s' });
-const shutdown = createShutdown({ logger });
-let started = false;
-const http = buildOpsServer({ metrics, ready: () => started, logger, shutdown });
+const runtime = createServiceRuntime({ service: 's2s', level: file.logLevel, bindings: { nodeId } });
+const { logger, metrics, shutdown, ops: http, onConnectionError } = runtime;
 
-const onConnectionError = (err: Error): void => logger.warn({ err }, 'redis connection error');
 const bus =
   file.redisUrl === undefined ? createMemoryBus() : createRedisBus({ url: file.redisUrl, onConnectionError });
 const redis = file.redisUrl === undefined ? undefined : new Redis(file.redisUrl);
@@ -49,7 +45,7 @@ shutdown.installSignalHandlers();
 
 const ports = await app.start();
 await http.listen({ port: file.ops.port, host: file.ops.host });
-started = true;
+runtime.ready = true;
 logger.info({ ...ports, owned: app.owned }, 's2s ready');
 const ownedGauge = metrics.gauge({
   name: 's2s_partitions_owned',

@@ -1,7 +1,6 @@
-import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { createMemoryBus, createRedisBus, type Bus } from '@switchboard/bus';
-import { bootConfig, buildOpsServer, createLogger, createMetrics, createShutdown, z } from '@switchboard/kit';
+import { chooseTransport } from '@switchboard/component';
+import { bootConfig, createServiceRuntime, z } from '@switchboard/kit';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { createSmsAdmin, SMS_ADMIN_PREFIX, smsAdminApi } from './admin/index.js';
@@ -19,7 +18,6 @@ import { openSqliteRegistrations } from './registrations/sqlite.js';
 import type { RoomMemberships } from './rooms/memberships.js';
 import { createRedisRoomMemberships } from './rooms/redis.js';
 import { openSqliteRoomMemberships } from './rooms/sqlite.js';
-import { busTransport, componentTransport, type Transport } from './transports/index.js';
 
 // The sms-gateway process. Config is read here and only here (ARCHITECTURE.md, "Configuration").
 const file = bootConfig(
@@ -29,17 +27,13 @@ const file = bootConfig(
   }),
 );
 const config = toSmsGatewayConfig(file);
-const logger = createLogger({
+const runtime = createServiceRuntime({
   service: 'sms-gateway',
   level: file.logLevel,
   bindings: { domain: config.domain },
 });
-const metrics = createMetrics({ service: 'sms-gateway' });
-const shutdown = createShutdown({ logger });
-let started = false;
-const http = buildOpsServer({ metrics, ready: () => started, logger, shutdown });
+const { logger, metrics, shutdown, ops: http, onConnectionError } = runtime;
 
-const onConnectionError = (err: Error): void => logger.warn({ err }, 'redis connection error');
 const queueOptions = {
   attempts: file.queue.attempts,
   backoffMs: file.queue.backoffMs,
@@ -84,30 +78,12 @@ if (file.redisUrl === undefined) {
   });
 }
 
-let bus: Bus | undefined;
-let transport: Transport;
-if (file.transport.kind === 'bus') {
-  bus =
-    file.redisUrl === undefined
-      ? createMemoryBus()
-      : createRedisBus({ url: file.redisUrl, onConnectionError });
-  if (file.redisUrl === undefined)
-    logger.warn('bus transport without redisUrl: only this process can reach the gateway');
-  transport = busTransport({
-    bus,
-    domain: config.domain,
-    partitions: file.transport.partitions,
-    consumer: file.transport.consumer ?? `${hostname()}-sms`,
-    logger,
-  });
-} else {
-  transport = componentTransport({
-    service: file.transport.service,
-    domain: config.domain,
-    secret: file.transport.secret,
-    logger,
-  });
-}
+const { bus, transport } = chooseTransport(file, {
+  domain: config.domain,
+  runtime,
+  consumerSuffix: 'sms',
+  reachable: 'gateway',
+});
 
 const provider = createProvider(file.provider, config.maxSegments, logger);
 // The ops server doubles as the webhook server; only its logger's static type differs from FastifyInstance's.
@@ -158,7 +134,7 @@ await http.register(smsAdminApi, {
 // Provider webhooks mount on the HTTP server during start(), before it listens.
 await app.start();
 await http.listen({ port: file.http.port, host: file.http.host });
-started = true;
+runtime.ready = true;
 logger.info(
   { transport: file.transport.kind, provider: provider.name, port: file.http.port },
   'sms gateway ready',

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { createMemoryBus, createRedisBus, type Bus } from '@switchboard/bus';
-import { bootConfig, buildOpsServer, createLogger, createMetrics, createShutdown } from '@switchboard/kit';
+import { bootConfig, createServiceRuntime } from '@switchboard/kit';
 import { Redis } from 'ioredis';
 import { build, createStorage } from './app.js';
 import { toUploadConfig, uploadConfigSchema } from './config.js';
@@ -12,12 +12,12 @@ import { busTransport } from './transport.js';
 // The upload process (XEP-0363). Config is read here and only here (ARCHITECTURE.md, "Configuration").
 const file = bootConfig(uploadConfigSchema);
 const config = toUploadConfig(file, { domain: file.domain, domains: file.domains, secret: file.secret });
-const logger = createLogger({ service: 'upload', level: file.logLevel, bindings: { domain: config.domain } });
-const metrics = createMetrics({ service: 'upload' });
-const shutdown = createShutdown({ logger });
-let started = false;
-const ops = buildOpsServer({ metrics, ready: () => started, logger, shutdown });
-const onConnectionError = (err: Error): void => logger.warn({ err }, 'redis connection error');
+const runtime = createServiceRuntime({
+  service: 'upload',
+  level: file.logLevel,
+  bindings: { domain: config.domain },
+});
+const { logger, metrics, shutdown, ops, onConnectionError } = runtime;
 
 const limits = { bytes: file.quota.bytes, windowMs: file.quota.windowHours * 3600 * 1000 };
 let redis: Redis | undefined;
@@ -75,5 +75,5 @@ shutdown.installSignalHandlers();
 
 await ops.listen({ port: file.ops.port, host: file.ops.host });
 const { port, baseUrl } = await app.start({ port: file.http.port, host: file.http.host });
-started = true;
+runtime.ready = true;
 logger.info({ port, baseUrl, storage: storage.kind }, 'upload service ready');
