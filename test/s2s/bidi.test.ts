@@ -4,15 +4,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { client, xml, type Client } from '@xmpp/client';
+import { xml } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { build as buildSwitchboard, type Standalone } from '@switchboard/standalone';
+import type { Standalone } from '@switchboard/standalone';
 import { deriveCredentials } from '@switchboard/store';
-import { Inbox } from '../e2e/deployments.js';
-import { quietLogger } from '../support/standalone.js';
-import { TLS_CERT, TLS_KEY, chatEnvelope, startS2sNode, type S2sNode } from './harness.js';
 import { freePort, startProsody, type Prosody } from '../support/prosody.js';
+import { chatEnvelope, startS2sNode, type S2sNode } from './harness.js';
+import { buildFederatingSwitchboard, login, type User } from './interop.js';
 
 describe('bidirectional streams between two Switchboard servers', () => {
   let a: S2sNode;
@@ -39,22 +38,6 @@ describe('bidirectional streams between two Switchboard servers', () => {
   });
 });
 
-async function login(
-  port: number,
-  domain: string,
-  username: string,
-  password: string,
-): Promise<{ xmpp: Client; inbox: Inbox }> {
-  const xmpp = client({ service: `xmpp://127.0.0.1:${port}`, domain, username, password, resource: 'test' });
-  xmpp.reconnect.stop();
-  const inbox = new Inbox();
-  xmpp.on('stanza', (s: Element) => inbox.push(s));
-  xmpp.on('error', () => undefined);
-  await xmpp.start();
-  await xmpp.send(xml('presence'));
-  return { xmpp, inbox };
-}
-
 const body = (text: string) => (s: Element) => s.is('message') && s.getChildText('body') === text;
 
 /**
@@ -66,34 +49,23 @@ function withProsody(opener: 'prosody' | 'switchboard', SB: string, PR: string):
   let dir: string;
   let sb: Standalone;
   let prosody: Prosody;
-  let alice: { xmpp: Client; inbox: Inbox };
-  let bob: { xmpp: Client; inbox: Inbox };
+  let alice: User;
+  let bob: User;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'switchboard-bidi-'));
     const [nobody, prosodyS2sPort] = [await freePort(), await freePort()];
-    sb = buildSwitchboard(
-      {
-        dataDir: dir,
-        domains: [SB],
-        edge: {
-          host: '127.0.0.1',
-          ports: { starttls: 0, directTls: 0, http: 0 },
-          tls: { keyFile: TLS_KEY, certFile: TLS_CERT },
-          sasl: { fakeSaltSecret: 's2s-bidi-fake-salt-secret' },
-        },
-        s2s: {
-          enabled: true,
-          host: '127.0.0.1',
-          ports: { starttls: 0, directTls: null },
-          staticHosts: { [PR]: `127.0.0.1:${opener === 'prosody' ? nobody : prosodyS2sPort}` },
-          dns: false,
-          connectTimeoutMs: 10_000,
-          connectAttempts: 1,
-        },
+    sb = buildFederatingSwitchboard({
+      name: 's2s-bidi',
+      dataDir: dir,
+      domain: SB,
+      s2s: {
+        staticHosts: { [PR]: `127.0.0.1:${opener === 'prosody' ? nobody : prosodyS2sPort}` },
+        connectTimeoutMs: 10_000,
+        connectAttempts: 1,
       },
-      { logger: quietLogger('s2s-bidi', logs) },
-    );
+      logs,
+    });
     const ports = await sb.start();
     await sb.store.accounts.create(`alice@${SB}`, await deriveCredentials('alice-pw'));
     prosody = await startProsody({

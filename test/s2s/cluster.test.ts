@@ -1,10 +1,8 @@
 // Several s2s processes on one Redis: partition leases give each remote domain exactly one owner,
 // and stanzas a node read but never sent (it crashed) are claimed and sent by the next owner.
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeEnvelope, ENVELOPE_VERSION, partitionOf, Streams, type Envelope } from '@switchboard/protocol';
 import { startRedisServer, type RedisServer } from '@switchboard/testkit';
@@ -14,13 +12,13 @@ import {
   TLS_KEY,
   S2sProcess,
   buildS2sService,
+  selfSignedCertificate,
   startBlackHole,
   startS2sNode,
   type BlackHole,
   type S2sNode,
 } from './harness.js';
 
-const pexec = promisify(execFile);
 const SB = 'sb.example.com';
 const REMOTE = 'remote.example.net';
 const PARTITIONS = 4;
@@ -177,6 +175,7 @@ describe('s2s cluster: dialback across nodes', () => {
   let redis: RedisServer;
   let bus: Bus;
   let dir: string;
+  let cert: { keyFile: string; certFile: string };
   let remote: S2sNode;
   const nodes: S2sProcess[] = [];
 
@@ -184,25 +183,7 @@ describe('s2s cluster: dialback across nodes', () => {
     dir = await mkdtemp(join(tmpdir(), 's2s-cluster-dialback-'));
     // Self-signed: the remote cannot validate it, so it checks our dialback key with our
     // authoritative server, which DNS (here: its static map) may place on another node.
-    await pexec('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      join(dir, 'self.key'),
-      '-out',
-      join(dir, 'self.pem'),
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${SBX}`,
-      '-addext',
-      `subjectAltName=DNS:${SBX}`,
-    ]);
+    cert = await selfSignedCertificate(dir, SBX);
     [redis] = await Promise.all([startRedisServer(), buildS2sService()]);
     bus = createRedisBus({ url: redis.url });
   }, 120_000);
@@ -226,7 +207,7 @@ describe('s2s cluster: dialback across nodes', () => {
         host: '127.0.0.1',
         ports: { starttls: 0, directTls: null },
         ops: { port: 0, host: '127.0.0.1' },
-        tls: { keyFile: join(dir, 'self.key'), certFile: join(dir, 'self.pem') },
+        tls: cert,
         staticHosts: { [REMOTE]: `127.0.0.1:${remoteAt}` },
         dns: false,
         cluster: { leaseTtlMs: 2000, heartbeatMs: 400, nodeTtlMs: 2000 },

@@ -4,45 +4,18 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { client, xml, type Client } from '@xmpp/client';
-import type { Element } from '@xmpp/xml';
+import { xml } from '@xmpp/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { build as buildSwitchboard, type Standalone } from '@switchboard/standalone';
+import type { Standalone } from '@switchboard/standalone';
 import { deriveCredentials } from '@switchboard/store';
-import { Inbox } from '../e2e/deployments.js';
-import { quietLogger } from '../support/standalone.js';
+import { freePort } from '../support/prosody.js';
 import { startDnsServer, type DnsZone, type TestDnsServer } from './dns.js';
 import { startFederatingEjabberd, type FederatingEjabberd } from './ejabberd.js';
 import { CA, TLS_CERT, TLS_KEY } from './harness.js';
-import { freePort } from '../support/prosody.js';
+import { buildFederatingSwitchboard, chat, login, sentBy, subscribe, type User } from './interop.js';
 
 const SB = 'ejsb.example.com';
 const EJ = 'ej.example.net';
-
-interface User {
-  readonly bare: string;
-  readonly xmpp: Client;
-  readonly inbox: Inbox;
-}
-
-async function login(port: number, domain: string, username: string, password: string): Promise<User> {
-  const xmpp = client({ service: `xmpp://127.0.0.1:${port}`, domain, username, password, resource: 'test' });
-  xmpp.reconnect.stop();
-  const inbox = new Inbox();
-  xmpp.on('stanza', (s: Element) => inbox.push(s));
-  xmpp.on('error', () => undefined);
-  (xmpp as unknown as { iqCallee: { set(ns: string, n: string, h: () => object): void } }).iqCallee.set(
-    'jabber:iq:roster',
-    'query',
-    () => ({}),
-  );
-  await xmpp.start();
-  await xmpp.send(xml('presence'));
-  return { bare: `${username}@${domain}`, xmpp, inbox };
-}
-
-const from = (s: Element, bare: string): boolean =>
-  ((s.attrs['from'] as string | undefined) ?? '').startsWith(bare);
 
 describe('federation with ejabberd', () => {
   const logs: string[] = [];
@@ -61,27 +34,17 @@ describe('federation with ejabberd', () => {
     zone.srv![`_xmpp-server._tcp.${EJ}`] = [
       { priority: 0, weight: 5, port: ejS2sPort, target: `xmpp.${EJ}` },
     ];
-    sb = buildSwitchboard(
-      {
-        dataDir,
-        domains: [SB],
-        edge: {
-          host: '127.0.0.1',
-          ports: { starttls: 0, directTls: 0, http: 0 },
-          tls: { keyFile: TLS_KEY, certFile: TLS_CERT },
-          sasl: { fakeSaltSecret: 's2s-ejabberd-fake-salt-secret' },
-        },
-        s2s: {
-          enabled: true,
-          host: '127.0.0.1',
-          ports: { starttls: 0, directTls: null },
-          dns: true,
-          dnsServers: [`127.0.0.1:${dns.port}`],
-          connectTimeoutMs: 15_000,
-        },
+    sb = buildFederatingSwitchboard({
+      name: 's2s-ejabberd',
+      dataDir,
+      domain: SB,
+      s2s: {
+        dns: true,
+        dnsServers: [`127.0.0.1:${dns.port}`],
+        connectTimeoutMs: 15_000,
       },
-      { logger: quietLogger('s2s-ejabberd', logs) },
-    );
+      logs,
+    });
     const ports = await sb.start();
     // ejabberd 23.01 asks DNS for SRV records (inet_res, our server) but resolves the SRV target with
     // the system's getaddrinfo (net:getaddrinfo), which only knows /etc/hosts: so the target is localhost.
@@ -116,22 +79,8 @@ describe('federation with ejabberd', () => {
 
   it('delivers messages both ways, each side finding the other by SRV', async () => {
     try {
-      await alice.xmpp.send(
-        xml('message', { to: erin.bare, type: 'chat', id: 'e1' }, xml('body', {}, 'hi erin')),
-      );
-      await erin.inbox.next(
-        (s) => s.is('message') && from(s, alice.bare) && s.getChildText('body') === 'hi erin',
-        'message from alice',
-        20_000,
-      );
-      await erin.xmpp.send(
-        xml('message', { to: alice.bare, type: 'chat', id: 'e2' }, xml('body', {}, 'hi alice')),
-      );
-      await alice.inbox.next(
-        (s) => s.is('message') && from(s, erin.bare) && s.getChildText('body') === 'hi alice',
-        'message from erin',
-        20_000,
-      );
+      await chat(alice, erin, 'e1', 'hi erin', 20_000);
+      await chat(erin, alice, 'e2', 'hi alice', 20_000);
       expect(dns.queries).toContain(`SRV _xmpp-server._tcp.${EJ}`);
       expect(dns.queries).toContain(`SRV _xmpp-server._tcp.${SB}`);
     } catch (error) {
@@ -141,34 +90,12 @@ describe('federation with ejabberd', () => {
 
   it('subscribes both ways and shows presence across the domains', async () => {
     try {
-      await alice.xmpp.send(xml('presence', { to: erin.bare, type: 'subscribe' }));
-      await erin.inbox.next(
-        (s) => s.is('presence') && s.attrs['type'] === 'subscribe' && from(s, alice.bare),
-        'subscribe at erin',
-        20_000,
-      );
-      await erin.xmpp.send(xml('presence', { to: alice.bare, type: 'subscribed' }));
-      await alice.inbox.next(
-        (s) => s.is('presence') && s.attrs['type'] === undefined && from(s, erin.bare),
-        'presence of erin at alice',
-        20_000,
-      );
-      await erin.xmpp.send(xml('presence', { to: alice.bare, type: 'subscribe' }));
-      await alice.inbox.next(
-        (s) => s.is('presence') && s.attrs['type'] === 'subscribe' && from(s, erin.bare),
-        'subscribe at alice',
-        20_000,
-      );
-      await alice.xmpp.send(xml('presence', { to: erin.bare, type: 'subscribed' }));
-      await erin.inbox.next(
-        (s) => s.is('presence') && s.attrs['type'] === undefined && from(s, alice.bare),
-        'presence of alice at erin',
-        20_000,
-      );
+      await subscribe(alice, erin, 20_000);
+      await subscribe(erin, alice, 20_000);
       // RFC 6121 §4.4.2: a change of presence reaches the remote subscriber.
       await alice.xmpp.send(xml('presence', {}, xml('show', {}, 'dnd')));
       await erin.inbox.next(
-        (s) => s.is('presence') && from(s, alice.bare) && s.getChildText('show') === 'dnd',
+        (s) => s.is('presence') && sentBy(s, alice.bare) && s.getChildText('show') === 'dnd',
         'dnd of alice at erin',
         20_000,
       );

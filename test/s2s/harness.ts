@@ -172,6 +172,35 @@ export async function startBlackHole(): Promise<BlackHole> {
   };
 }
 
+/** A self-signed certificate for `domain`, written into `dir`: no CA a peer trusts has signed it. */
+export async function selfSignedCertificate(
+  dir: string,
+  domain: string,
+): Promise<{ keyFile: string; certFile: string }> {
+  const keyFile = join(dir, 'self.key');
+  const certFile = join(dir, 'self.pem');
+  await pexec('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${domain}`,
+    '-addext',
+    `subjectAltName=DNS:${domain}`,
+  ]);
+  return { keyFile, certFile };
+}
+
 let built: Promise<void> | undefined;
 
 /** Compiles services/s2s and what it depends on (tsc -b, incremental) so the processes run current code. */
