@@ -65,6 +65,8 @@ export interface MessagingOptions extends CommonOptions {
   readonly warmupMs?: number;
   readonly durationMs?: number;
   readonly bodyBytes?: number;
+  /** An unmeasured run at the first rate after the logins, before the sweep; default 3000 ms, 0 for none. */
+  readonly settleMs?: number;
   /**
    * Pairs [a, b] of peer names whose ratio a/b is reported at each common rate (CPU per message, p99).
    * Default: Switchboard against ejabberd and Prosody.
@@ -540,6 +542,7 @@ export async function runMessagingBench(options: MessagingOptions = {}): Promise
   const durationMs = options.durationMs ?? 3000;
   const warmupMs = options.warmupMs ?? 700;
   const bodyBytes = options.bodyBytes ?? 100;
+  const settleMs = options.settleMs ?? 3000;
   const { runs, pinNote } = await withPeers<RatePoint[]>(options, n, async (peer, gen) => {
     const login = await gen.call({
       op: 'login',
@@ -550,6 +553,13 @@ export async function runMessagingBench(options: MessagingOptions = {}): Promise
     });
     if (login.failed > 0) throw new Error(`${login.failed} logins failed: ${login.errors.join('; ')}`);
     await sleep(1000);
+    // One unmeasured run at the first rate, for every server alike: what the logins left behind
+    // (garbage to collect, message-path code not yet compiled) is dealt with before the first window.
+    if (settleMs > 0)
+      await gen.call(
+        { op: 'messaging', rate: rates[0]!, warmupMs: 0, durationMs: settleMs, drainMs: 1000, bodyBytes },
+        () => undefined,
+      );
     const points: RatePoint[] = [];
     for (const rate of rates) {
       const reps: RatePoint['repeats'] = [];
@@ -586,7 +596,7 @@ export async function runMessagingBench(options: MessagingOptions = {}): Promise
   const lines: string[] = [header(runs, pinNote)];
   lines.push(
     `${fmt(n)} users online, each message to another user's bare JID (type chat, ${bodyBytes}-byte body carrying ` +
-      `the send time). Each point: ${warmupMs} ms warm-up, then ${durationMs / 1000} s measured, ${repeats} repeats; ` +
+      `the send time). After the logins, ${settleMs / 1000} s of unmeasured traffic at the first rate; each point: ${warmupMs} ms warm-up, then ${durationMs / 1000} s measured, ${repeats} repeats; ` +
       'median (min–max). Latency is send → receipt at the recipient, through TLS both ways. CPU counts every process ' +
       'of the server (utime+stime, children included) from the start of the window until the last window message ' +
       'arrived, per message received; "sat." marks the point where the server ' +
