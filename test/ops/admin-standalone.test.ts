@@ -274,24 +274,29 @@ describe('admin API on the standalone', () => {
       registrations: [{ jid: 'erin@localhost', number: '+15550007777' }],
     });
 
-    smsc.submitStatuses.push(ESME_RINVDSTADR);
+    /** Sends an SMS the SMSC refuses for good; resolves to its failed job, once the sender got the error. */
+    const refused = async (to: string, id: string): Promise<{ id: string; to: string }> => {
+      smsc.submitStatuses.push(ESME_RINVDSTADR);
+      await erin.send(chat(`${to}@${SMS_DOMAIN}`, `${id} will fail`, id));
+      // The gateway tells the sender when the job failed for good.
+      await erin.inbox.next(
+        (s) => s.attrs['type'] === 'error' && s.attrs['id'] === id,
+        `the ${id} error`,
+        15_000,
+      );
+      const jobs = (await api('GET', '/sms/jobs?state=failed')).json['jobs'] as { id: string; to: string }[];
+      const job = jobs.find((j) => j.to === to);
+      expect(job).toBeDefined();
+      return job!;
+    };
     const before = smsc.submits.length;
-    await erin.send(chat(`+15551112222@${SMS_DOMAIN}`, 'will fail once', 'sms-1'));
-    // The gateway tells the sender when the job failed for good.
-    await erin.inbox.next(
-      (s) => s.attrs['type'] === 'error' && s.attrs['id'] === 'sms-1',
-      'the SMS error',
-      15_000,
-    );
-    const jobs = (await api('GET', '/sms/jobs?state=failed')).json['jobs'] as { id: string; to: string }[];
-    const job = jobs.find((j) => j.to === '+15551112222');
-    expect(job).toBeDefined();
-    expect((await cli('sms', 'queue', '--failed')).some((l) => l.startsWith(`${job!.id}\t`))).toBe(true);
+    const job = await refused('+15551112222', 'sms-1');
+    expect((await cli('sms', 'queue', '--failed')).some((l) => l.startsWith(`${job.id}\t`))).toBe(true);
     expect((await cli('sms', 'queue')).find((l) => l.startsWith('failed\t'))).toBe('failed\t1');
 
-    expect(await api('POST', `/sms/jobs/${encodeURIComponent(job!.id)}/retry`)).toEqual({
+    expect(await api('POST', `/sms/jobs/${encodeURIComponent(job.id)}/retry`)).toEqual({
       status: 202,
-      json: { retried: job!.id },
+      json: { retried: job.id },
     });
     await smsc.until(() => smsc.submits.length > before + 1);
     expect((await api('POST', '/sms/jobs/no-such-job/retry')).status).toBe(404);
@@ -305,20 +310,11 @@ describe('admin API on the standalone', () => {
     expect((await api('GET', '/sms/registrations?number=not-a-number')).status).toBe(400);
 
     // An operator gives up on a failed job: deleted, gone from the list.
-    smsc.submitStatuses.push(ESME_RINVDSTADR);
-    await erin.send(chat(`+15551113333@${SMS_DOMAIN}`, 'will fail for good', 'sms-2'));
-    await erin.inbox.next(
-      (s) => s.attrs['type'] === 'error' && s.attrs['id'] === 'sms-2',
-      'the second SMS error',
-      15_000,
-    );
-    const failed = (await api('GET', '/sms/jobs?state=failed')).json['jobs'] as { id: string; to: string }[];
-    const doomed = failed.find((j) => j.to === '+15551113333');
-    expect(doomed).toBeDefined();
-    expect((await api('DELETE', `/sms/jobs/${encodeURIComponent(doomed!.id)}`)).status).toBe(204);
+    const doomed = await refused('+15551113333', 'sms-2');
+    expect((await api('DELETE', `/sms/jobs/${encodeURIComponent(doomed.id)}`)).status).toBe(204);
     const left = (await api('GET', '/sms/jobs?state=failed')).json['jobs'] as { id: string }[];
-    expect(left.map((j) => j.id)).not.toContain(doomed!.id);
-    expect((await api('DELETE', `/sms/jobs/${encodeURIComponent(doomed!.id)}`)).status).toBe(404);
+    expect(left.map((j) => j.id)).not.toContain(doomed.id);
+    expect((await api('DELETE', `/sms/jobs/${encodeURIComponent(doomed.id)}`)).status).toBe(404);
     // Listing without a filter: every registration, every opt-out.
     expect((await api('GET', '/sms/registrations')).json).toEqual({
       registrations: [{ jid: 'erin@localhost', number: '+15550007777' }],

@@ -68,35 +68,9 @@ export function queueContract(name: string, open: (options: QueueOptions) => Pro
       await queue.close();
     });
 
-    it('fails a permanent refusal at once and lists it for operators, who can retry it', async () => {
-      const queue = await open({ backoffMs: 10, attempts: 5 });
-      const failures = counter<FailedJob>(1);
-      let calls = 0;
-      const second = counter<string>(1);
-      await queue.start(
-        (j) => {
-          calls++;
-          if (calls === 1) return Promise.reject(new ProviderError('invalid number', false, '400'));
-          second.hit(j.id);
-          return Promise.resolve();
-        },
-        { failed: (f) => failures.hit(f) },
-      );
-      await queue.enqueue(job('p'));
-      const [failure] = await failures.done;
-      expect(failure).toMatchObject({ job: { id: 'p' }, attempts: 1, unrecoverable: true });
-      expect(failure!.reason).toContain('invalid number');
-      const listed = await queue.failed();
-      expect(listed.map((f) => f.job.id)).toEqual(['p']);
-      expect((await queue.counts()).failed).toBe(1);
-      expect(await queue.retry('p')).toBe(true);
-      expect(await second.done).toEqual(['p']);
-      expect(await queue.retry('unknown')).toBe(false);
-      await queue.close();
-    });
-
-    it('deletes a failed job an operator gives up on; its id can be queued again', async () => {
-      const queue = await open({ backoffMs: 10, attempts: 1 });
+    /** A queue whose first job is refused for good (a 4xx); what comes after is sent. */
+    async function refusingFirst(attempts: number) {
+      const queue = await open({ backoffMs: 10, attempts });
       const failures = counter<FailedJob>(1);
       const sent = counter<string>(1);
       let calls = 0;
@@ -109,6 +83,26 @@ export function queueContract(name: string, open: (options: QueueOptions) => Pro
         },
         { failed: (f) => failures.hit(f) },
       );
+      return { queue, failures, sent };
+    }
+
+    it('fails a permanent refusal at once and lists it for operators, who can retry it', async () => {
+      const { queue, failures, sent } = await refusingFirst(5);
+      await queue.enqueue(job('p'));
+      const [failure] = await failures.done;
+      expect(failure).toMatchObject({ job: { id: 'p' }, attempts: 1, unrecoverable: true });
+      expect(failure!.reason).toContain('invalid number');
+      const listed = await queue.failed();
+      expect(listed.map((f) => f.job.id)).toEqual(['p']);
+      expect((await queue.counts()).failed).toBe(1);
+      expect(await queue.retry('p')).toBe(true);
+      expect(await sent.done).toEqual(['p']);
+      expect(await queue.retry('unknown')).toBe(false);
+      await queue.close();
+    });
+
+    it('deletes a failed job an operator gives up on; its id can be queued again', async () => {
+      const { queue, failures, sent } = await refusingFirst(1);
       await queue.enqueue(job('gone'));
       await failures.done;
       expect(await queue.remove('unknown')).toBe(false);
