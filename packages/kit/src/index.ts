@@ -36,4 +36,4 @@ export {
 export { z } from 'zod/v4';
 export { capYoungGeneration } from './young-generation.js';
 export { createServiceRuntime, type ServiceRuntime, type ServiceRuntimeOptions } from './service-runtime.js';
-export { guardAdminScope, tokenMatches, type AdminScopeOptions } from './admin-scope.js';
+export { guardAdminScope, type AdminScopeOptions } from './admin-scope.js';

@@ -16,7 +16,6 @@ export {
   ADMIN_API_PREFIX,
   adminApi,
   adminConfigSchema,
-  tokenMatches,
   type AdminApiOptions,
   type AdminConfig,
   type SmsMount,

@@ -1,4 +1,4 @@
-import { guardAdminScope, tokenMatches, z } from '@switchboard/kit';
+import { guardAdminScope, z } from '@switchboard/kit';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import {
   AdminError,
@@ -48,8 +48,6 @@ const STATUS: Record<AdminErrorName, number> = {
   'upstream-unavailable': 502,
   'sms-not-configured': 503,
 };
-
-export { tokenMatches };
 
 const jidParam = {
   type: 'object',
